@@ -1,0 +1,29 @@
+// Shared pieces of the monobody command-line tool. Each subcommand lives in its own file and registers
+// itself on the app; the commands only wire library stages together.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <string>
+
+namespace monobody::cli {
+
+struct GlobalOptions {
+  int threads = 0;        // 0: all cores
+  bool quiet = false;
+  bool verbose = false;
+
+  int resolved_threads() const;
+};
+
+// A subcommand: its CLI11 parser and what runs when it was chosen (after parsing, so the global options
+// are known). Each command file has one `add_<name>_command` function.
+struct Command {
+  CLI::App* parser = nullptr;
+  std::function<void()> run;
+};
+
+Command add_convert_command(CLI::App& app, const GlobalOptions& global);
+Command add_draw_command(CLI::App& app, const GlobalOptions& global);
+
+}  // namespace monobody::cli

@@ -1,0 +1,65 @@
+// monobody: 3D people from RGB photos and video. This file only sets up the command line; every
+// subcommand is in its own file. Errors become one line on stderr and a non-zero exit.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <exception>
+#include <iostream>
+#include <thread>
+#include <vector>
+
+#include "cli.hpp"
+#include "monobody/error.hpp"
+
+namespace monobody::cli {
+
+int GlobalOptions::resolved_threads() const {
+  return threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+}  // namespace monobody::cli
+
+int main(int argc, char** argv) {
+  using namespace monobody::cli;
+  CLI::App app{"monobody: people's 3D pose and body shape from RGB photos and video, on a CPU."};
+  app.set_version_flag("--version", std::string("monobody ") + MONOBODY_VERSION);
+  app.require_subcommand(1);
+  app.fallthrough();
+
+  GlobalOptions global;
+  app.add_option("--threads", global.threads, "Worker threads (0 = all cores)")->check(CLI::NonNegativeNumber);
+  app.add_flag("-q,--quiet", global.quiet, "Print only errors");
+  app.add_flag("-v,--verbose", global.verbose, "Print details of each stage");
+
+  const std::vector<Command> commands = {
+      add_convert_command(app, global),
+      add_draw_command(app, global),
+  };
+
+  try {
+    app.parse(argc, argv);
+    spdlog::set_pattern("%^%l%$: %v");
+    spdlog::set_level(global.quiet ? spdlog::level::err : global.verbose ? spdlog::level::debug : spdlog::level::info);
+    for (const auto& command : commands)
+      if (command.parser->parsed()) command.run();
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "monobody: usage error: " << e.what() << " (see --help)\n";
+    return 2;
+  } catch (const monobody::Error& e) {
+    std::cerr << "monobody: error: " << e.what() << "\n";
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "monobody: error: out of memory\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "monobody: internal error: " << e.what() << "\n";
+    return 3;
+  }
+  return 0;
+}

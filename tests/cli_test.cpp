@@ -1,0 +1,151 @@
+// Drives the monobody command-line tool as a user would, including every kind of bad input the
+// foundation promises to handle: one clear line on stderr, a non-zero exit, and no damaged outputs.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "monobody/files.hpp"
+#include "monobody/result.hpp"
+#include "test_support.hpp"
+
+namespace monobody {
+namespace {
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int exit_code;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+CliRun run_cli(const std::string& args) {
+  const fs::path dir = test::temp_dir("cli_run");
+  const std::string cmd = std::string("'") + MONOBODY_CLI_PATH + "' " + args + " >'" + (dir / "out").string() +
+                          "' 2>'" + (dir / "err").string() + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out"), slurp(dir / "err")};
+}
+
+int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
+
+// A small valid result with one person's COCO keypoints.
+fs::path write_sample_result(const fs::path& dir) {
+  Result r;
+  FrameResult f;
+  f.source = "messi5.jpg";
+  Person p;
+  Keypoints2D kp = Keypoints2D::zeros(JointSet::Coco17);
+  for (int j = 0; j < 17; ++j) kp.xy.col(j) << 200 + 3 * j, 60 + 12 * j, kp.confidence[j] = 0.9;
+  p.keypoints2d = kp;
+  f.people.push_back(p);
+  r.frames.push_back(f);
+  write_result(dir / "sample.json", r);
+  return dir / "sample.json";
+}
+
+TEST(Cli, VersionAndHelp) {
+  const CliRun v = run_cli("--version");
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_NE(v.out.find("monobody 0."), std::string::npos) << v.out;
+  const CliRun h = run_cli("--help");
+  EXPECT_EQ(h.exit_code, 0);
+  for (const char* sub : {"convert", "draw"}) EXPECT_NE(h.out.find(sub), std::string::npos) << sub;
+  const CliRun sub = run_cli("convert --help");
+  EXPECT_EQ(sub.exit_code, 0);
+  EXPECT_NE(sub.out.find("--to"), std::string::npos);
+}
+
+TEST(Cli, UsageErrorsExitWithTwo) {
+  const CliRun none = run_cli("");
+  EXPECT_EQ(none.exit_code, 2);
+  EXPECT_EQ(lines(none.err), 1) << none.err;
+  const CliRun unknown = run_cli("frobnicate");
+  EXPECT_EQ(unknown.exit_code, 2);
+  const CliRun missing_arg = run_cli("convert x.json");
+  EXPECT_EQ(missing_arg.exit_code, 2);
+  EXPECT_NE(missing_arg.err.find("--to"), std::string::npos) << missing_arg.err;
+}
+
+TEST(Cli, ConvertMapsJointSets) {
+  const fs::path dir = test::temp_dir("cli_convert");
+  const fs::path in = write_sample_result(dir);
+  const CliRun r = run_cli("convert '" + in.string() + "' --to h36m17 -o '" + (dir / "h36m.json").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Result out = read_result(dir / "h36m.json");
+  ASSERT_EQ(out.frames.at(0).people.size(), 1u);
+  const Keypoints2D& kp = *out.frames[0].people[0].keypoints2d;
+  EXPECT_EQ(kp.joint_set, JointSet::H36m17);
+  // pelvis = midpoint of COCO hips 11 and 12
+  EXPECT_DOUBLE_EQ(kp.xy(0, 0), 200 + 3 * 11.5);
+}
+
+TEST(Cli, BadInputsGiveOneLineAndKeepExistingOutputs) {
+  const fs::path dir = test::temp_dir("cli_bad");
+  const fs::path good = write_sample_result(dir);
+  const fs::path out = dir / "out.json";
+  write_file_atomic(out, "precious");
+  write_file_atomic(dir / "broken.json", "{\"schema\": \"monobody.result\", \"frames\": [");
+  write_file_atomic(dir / "wrong.json", R"({"schema": "monobody.result", "version": 1, "frames": [{"people": [{"id": "x"}]}]})");
+  write_file_atomic(dir / "fake.png", "not an image");
+
+  struct Case {
+    std::string args, expect;
+  };
+  const std::string o = " -o '" + out.string() + "'";
+  const Case cases[] = {
+      {"convert '" + (dir / "missing.json").string() + "' --to h36m17" + o, "no such file"},
+      {"convert '" + (dir / "broken.json").string() + "' --to h36m17" + o, "malformed JSON"},
+      {"convert '" + (dir / "wrong.json").string() + "' --to h36m17" + o, "frames[0].people[0].id: expected an integer"},
+      {"convert '" + good.string() + "' --to smpl24" + o, "unknown joint set 'smpl24'"},
+      {"convert '" + good.string() + "' --to h36m17 -o '" + (dir / "no" / "such" / "dir.json").string() + "'",
+       "does not exist"},
+      {"draw '" + good.string() + "' '" + (dir / "missing.jpg").string() + "' -o '" + (dir / "o.png").string() + "'",
+       "cannot read image"},
+      {"draw '" + good.string() + "' '" + (dir / "fake.png").string() + "' -o '" + (dir / "o.png").string() + "'",
+       "not a readable image"},
+  };
+  for (const Case& c : cases) {
+    const CliRun r = run_cli(c.args);
+    EXPECT_EQ(r.exit_code, 1) << c.args << "\n" << r.err;
+    EXPECT_EQ(lines(r.err), 1) << r.err;
+    EXPECT_TRUE(r.err.starts_with("monobody: error: ")) << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+    EXPECT_EQ(slurp(out), "precious") << "a failed run must not touch an existing output";
+  }
+  EXPECT_FALSE(fs::exists(dir / "o.png"));
+}
+
+TEST(Cli, UnwritableOutputFolder) {
+  const fs::path dir = test::temp_dir("cli_ro");
+  const fs::path good = write_sample_result(dir);
+  // /proc refuses new files even to root; otherwise a folder without write permission does.
+  fs::path target = "/proc/monobody-test.json";
+  if (::geteuid() != 0) {
+    fs::create_directory(dir / "ro");
+    fs::permissions(dir / "ro", fs::perms::owner_read | fs::perms::owner_exec);
+    target = dir / "ro" / "x.json";
+  }
+  const CliRun r = run_cli("convert '" + good.string() + "' --to h36m17 -o '" + target.string() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("cannot write"), std::string::npos) << r.err;
+}
+
+TEST(Cli, DrawsOverTheDemoPhoto) {
+  MONOBODY_DEMO_FILE_OR_SKIP(photo, "messi5.jpg");
+  const fs::path dir = test::temp_dir("cli_draw");
+  const fs::path result = write_sample_result(dir);
+  const CliRun r = run_cli("draw '" + result.string() + "' '" + photo.string() + "' -o '" + (dir / "o.png").string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GT(fs::file_size(dir / "o.png"), 10000u);
+}
+
+}  // namespace
+}  // namespace monobody
