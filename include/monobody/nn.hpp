@@ -1,0 +1,49 @@
+// monobody's own inference runtime for TensorFlow Lite models (the pretrained BlazePose networks).
+//
+// A model is read and validated once (Model::load), its weights converted to float32 (fp16 and sparse
+// weights are expanded at load), and run many times. Inputs and outputs are float32, NHWC, C order.
+// Buffers are owned by the model and reused across calls: no allocation per inference.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace monobody::nn {
+
+enum class Backend {
+  Xnnpack,    // the fast path: XNNPACK subgraph runtime with a thread pool
+  Reference,  // plain portable kernels, one per operator: the oracle for tests
+};
+
+struct ModelOptions {
+  Backend backend = Backend::Xnnpack;
+  int threads = 1;  // >= 1
+};
+
+class Model {
+ public:
+  // Throws monobody::Error with a one-line message for a missing, truncated or corrupt file, an
+  // unsupported operator or tensor type, or inconsistent shapes.
+  static std::unique_ptr<Model> load(const std::filesystem::path& path, const ModelOptions& options = {});
+  virtual ~Model() = default;
+
+  virtual int input_count() const = 0;
+  virtual int output_count() const = 0;
+  virtual const std::vector<int>& input_shape(int i) const = 0;
+  virtual const std::vector<int>& output_shape(int i) const = 0;
+  virtual const std::string& input_name(int i) const = 0;
+  virtual const std::string& output_name(int i) const = 0;
+  // Index of the output whose tensor name is `name`; throws monobody::Error if there is none.
+  int output_index(std::string_view name) const;
+
+  // Write the inputs here, call invoke(), read the outputs. Spans stay valid for the model's lifetime.
+  virtual std::span<float> input(int i) = 0;
+  virtual void invoke() = 0;
+  virtual std::span<const float> output(int i) const = 0;
+};
+
+}  // namespace monobody::nn
