@@ -42,7 +42,10 @@ fs::path write_sample_result(const fs::path& dir) {
   f.source = "messi5.jpg";
   Person p;
   Keypoints2D kp = Keypoints2D::zeros(JointSet::Coco17);
-  for (int j = 0; j < 17; ++j) kp.xy.col(j) << 200 + 3 * j, 60 + 12 * j, kp.confidence[j] = 0.9;
+  for (int j = 0; j < 17; ++j) {
+    kp.xy.col(j) << 200 + 3 * j, 60 + 12 * j;
+    kp.confidence[j] = 0.9;
+  }
   p.keypoints2d = kp;
   f.people.push_back(p);
   r.frames.push_back(f);

@@ -89,7 +89,9 @@ VideoReader::VideoReader(const fs::path& path) : impl_(std::make_unique<Impl>())
   impl_->path = path;
   std::error_code ec;
   if (!fs::exists(path, ec)) throw Error("cannot open video '" + path.string() + "': no such file");
-  if (!impl_->capture.open(path.string(), cv::CAP_ANY) || !impl_->capture.isOpened())
+  // FFmpeg only: it reads every common container, and probing OpenCV's other back-ends (GStreamer, FireWire
+  // cameras) costs time and leaks memory inside those libraries.
+  if (!impl_->capture.open(path.string(), cv::CAP_FFMPEG) || !impl_->capture.isOpened())
     throw Error("cannot open video '" + path.string() + "': not a decodable video");
 }
 

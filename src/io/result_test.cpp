@@ -23,7 +23,10 @@ Result sample_result() {
   p.score = 0.87;
   p.bbox << 10, 20, 100, 200;
   Keypoints2D kp = Keypoints2D::zeros(JointSet::Coco17);
-  for (int j = 0; j < 17; ++j) kp.xy.col(j) << 100 + j, 50.5 + 2 * j, kp.confidence[j] = j / 16.0;
+  for (int j = 0; j < 17; ++j) {
+    kp.xy.col(j) << 100 + j, 50.5 + 2 * j;
+    kp.confidence[j] = j / 16.0;
+  }
   kp.depth = Eigen::VectorXd::LinSpaced(17, -0.2, 0.2);
   p.keypoints2d = kp;
   Joints3D j3 = Joints3D::zeros(JointSet::H36m17);
