@@ -36,7 +36,7 @@ void ProgressBar::draw(bool final) {
   std::string bar;
   if (total_ > 0) {
     const int filled = int(kWidth * std::min(1.0, double(done_) / double(total_)));
-    bar = "[" + std::string(filled, '#') + std::string(kWidth - filled, '.') + "]";
+    bar.assign(1, '[').append(std::size_t(filled), '#').append(std::size_t(kWidth - filled), '.').append(1, ']');
     const double eta = rate > 0 ? (total_ - done_) / rate : 0.0;
     std::fprintf(stderr, "\r%s %s %ld/%ld  %.1f/s  eta %.0fs   ", label_.c_str(), bar.c_str(), done_, total_, rate,
                  eta);

@@ -18,7 +18,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string quoted(const fs::path& p) { return "'" + p.string() + "'"; }
+std::string quoted(const fs::path& p) { return std::string(1, '\'').append(p.string()).append(1, '\''); }
 
 std::string read_raw(const fs::path& path) {
   std::error_code ec;
@@ -61,7 +61,9 @@ std::string gunzip(const std::string& bytes, const fs::path& path) {
 fs::path temporary_sibling(const fs::path& path) {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
-  return dir / ("." + path.filename().string() + "." + std::to_string(rng() % 1000000000ULL) + ".tmp");
+  std::string name = ".";
+  name.append(path.filename().string()).append(".").append(std::to_string(rng() % 1000000000ULL)).append(".tmp");
+  return dir / name;
 }
 
 void check_output_dir(const fs::path& path) {
