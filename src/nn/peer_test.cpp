@@ -1,5 +1,5 @@
-// The reference backend against the peer runtime (tfjs + XNNPACK-in-wasm, same weights) on the raw
-// tensors in <shared>/reference/blazepose/.
+// Both backends against the peer runtime (tfjs + XNNPACK-in-wasm, same weights) on the raw tensors in
+// <shared>/reference/blazepose/.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -31,11 +31,13 @@ float max_abs_diff(std::span<const float> a, std::span<const float> b) {
 // The full landmark model on the peer's 256x256 crop of messi5.jpg. Both runtimes compute in float32
 // from the same fp16 weights; they differ only in summation order (and the peer's XNNPACK uses FMA and
 // its own sigmoid approximation), which over ~100 layers leaves differences of a few 1e-4 in crop pixels.
-TEST(ReferenceBackend, LandmarkFullMatchesThePeer) {
+class AgainstThePeer : public ::testing::TestWithParam<Backend> {};
+
+TEST_P(AgainstThePeer, LandmarkFullMatches) {
   MONOBODY_MODEL_FILE_OR_SKIP(model_path, "pose_landmark_full.tflite");
   MONOBODY_SHARED_FILE_OR_SKIP(ref, "../reference/blazepose/landmark_input_256x256x3_f32.bin");
   const auto dir = ref.parent_path();
-  auto model = Model::load(model_path, {Backend::Reference, 1});
+  auto model = Model::load(model_path, {GetParam(), 1});
   const auto input = read_floats(ref, 256 * 256 * 3);
   std::copy(input.begin(), input.end(), model->input(0).begin());
   model->invoke();
@@ -78,10 +80,10 @@ TEST(ReferenceBackend, LandmarkFullMatchesThePeer) {
 // The peer's detector is a variant of ours (Relu where ours has RELU6), so only the decision it leads to
 // is compared: the same best anchor, a confident score, and its box within a few pixels. The peer's file
 // holds per anchor the score logit first, then the 12 regression values (see its ref.mjs).
-TEST(ReferenceBackend, DetectorAgreesWithThePeerOnTheBestAnchor) {
+TEST_P(AgainstThePeer, DetectorAgreesOnTheBestAnchor) {
   MONOBODY_MODEL_FILE_OR_SKIP(model_path, "pose_detection.tflite");
   MONOBODY_SHARED_FILE_OR_SKIP(ref, "../reference/blazepose/detector_input_224x224x3_f32.bin");
-  auto model = Model::load(model_path, {Backend::Reference, 1});
+  auto model = Model::load(model_path, {GetParam(), 1});
   const auto input = read_floats(ref, 224 * 224 * 3);
   std::copy(input.begin(), input.end(), model->input(0).begin());
   model->invoke();
@@ -100,6 +102,9 @@ TEST(ReferenceBackend, DetectorAgreesWithThePeerOnTheBestAnchor) {
   // 8 (measured 7): the variants' different activations move the keypoints more than the box.
   for (std::size_t k = 0; k < 12; ++k) EXPECT_NEAR(boxes[best * 12 + k], peer[best * 13 + 1 + k], k < 4 ? 4.0f : 8.0f) << k;
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, AgainstThePeer, ::testing::Values(Backend::Reference, Backend::Xnnpack),
+                         [](const auto& info) { return info.param == Backend::Reference ? "Reference" : "Xnnpack"; });
 
 }  // namespace
 }  // namespace monobody::nn
