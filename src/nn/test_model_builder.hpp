@@ -1,5 +1,5 @@
-// Tests only: writes small TFLite flatbuffers in memory with the code flatc generates from our schema,
-// so that tests can exercise one operator, one option or one defect at a time.
+// Tests and the fuzzer's seeds: writes small TFLite flatbuffers in memory with the code flatc generates
+// from our schema, to exercise one operator, one option or one defect at a time.
 #pragma once
 
 #include <cstdint>

@@ -97,7 +97,9 @@ XnnpackModel::XnnpackModel(Graph graph, int threads)
     if (!pool_) throw Error(fmt::format("cannot create a pool of {} threads", threads));
   }
   xnn_runtime_t raw_runtime = nullptr;
-  check(xnn_create_runtime_v2(subgraph.get(), pool_.get(), 0, &raw_runtime), "creating the runtime");
+  // Yielding lets idle workers sleep between inferences instead of spinning: the pipeline does other
+  // work between them, and the machine is shared.
+  check(xnn_create_runtime_v2(subgraph.get(), pool_.get(), XNN_FLAG_YIELD_WORKERS, &raw_runtime), "creating the runtime");
   runtime_.reset(raw_runtime);
 
   // The external buffers never move, so the runtime is set up once.
