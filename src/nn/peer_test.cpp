@@ -42,7 +42,7 @@ TEST_P(AgainstThePeer, LandmarkFullMatches) {
   std::copy(input.begin(), input.end(), model->input(0).begin());
   model->invoke();
 
-  const auto landmarks = model->output(model->output_index("Identity"));
+  const auto landmarks = model->output(model->output_index(blazepose::kLandmarks));
   const auto peer_landmarks = read_floats(dir / "landmark_full_out_ld3d_195_f32.bin", 195);
   // Per point: x, y in crop pixels (0..256), z on the same scale (|z| up to ~200 here), then visibility
   // and presence logits. Measured: x, y within 0.005 px, z and logits within 0.05 (3e-4 relative).
@@ -51,14 +51,14 @@ TEST_P(AgainstThePeer, LandmarkFullMatches) {
     EXPECT_NEAR(landmarks[i], peer_landmarks[i], xy ? 0.01f : 0.1f) << "value " << i % 5 << " of point " << i / 5;
   }
 
-  const auto world = model->output(model->output_index("Identity_4"));
+  const auto world = model->output(model->output_index(blazepose::kWorldLandmarks));
   EXPECT_LT(max_abs_diff(world, read_floats(dir / "landmark_full_out_world_117_f32.bin", 117)), 1e-4f);  // metres
 
-  const auto presence = model->output(model->output_index("Identity_1"));
+  const auto presence = model->output(model->output_index(blazepose::kPresence));
   EXPECT_GT(presence[0], 0.9f);  // a probability (the graph ends in LOGISTIC): a person is there
 
   std::vector<float> mask(256 * 256);
-  const auto segmentation = model->output(model->output_index("Identity_2"));
+  const auto segmentation = model->output(model->output_index(blazepose::kSegmentation));
   std::transform(segmentation.begin(), segmentation.end(), mask.begin(), sigmoid);
   const auto peer_mask = read_floats(dir / "landmark_full_out_seg_sigmoid_256x256_f32.bin", mask.size());
   // Logit differences like the landmarks' are steepest at the person's outline: measured 0.0055 at most.
@@ -72,7 +72,7 @@ TEST_P(AgainstThePeer, LandmarkFullMatches) {
   EXPECT_GT(static_cast<double>(both) / static_cast<double>(either), 0.999);  // mask IoU
 
   std::vector<float> heat(64 * 64 * 39);
-  const auto heatmap = model->output(model->output_index("Identity_3"));
+  const auto heatmap = model->output(model->output_index(blazepose::kHeatmap));
   std::transform(heatmap.begin(), heatmap.end(), heat.begin(), sigmoid);
   EXPECT_LT(max_abs_diff(heat, read_floats(dir / "landmark_full_out_heatmap_sigmoid_64x64x39_f32.bin", heat.size())), 1e-4f);
 }
@@ -88,8 +88,8 @@ TEST_P(AgainstThePeer, DetectorAgreesOnTheBestAnchor) {
   std::copy(input.begin(), input.end(), model->input(0).begin());
   model->invoke();
   const auto peer = read_floats(ref.parent_path() / "detector_output_2254x13_f32.bin", 2254 * 13);
-  const auto boxes = model->output(model->output_index("Identity"));
-  const auto scores = model->output(model->output_index("Identity_1"));
+  const auto boxes = model->output(model->output_index(blazepose::kDetectorRegressions));
+  const auto scores = model->output(model->output_index(blazepose::kPresence));
   std::size_t best = 0, peer_best = 0;
   for (std::size_t a = 0; a < 2254; ++a) {
     if (scores[a] > scores[best]) best = a;

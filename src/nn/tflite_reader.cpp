@@ -410,7 +410,12 @@ std::vector<float> Reader::densify(int t) {
                                            static_cast<std::size_t>(shape[static_cast<std::size_t>(d) + 1]);
   }
   std::vector<std::size_t> coordinate(static_cast<std::size_t>(r), 0);
+  // Valid metadata visits each stored value once; corrupt segments could make the walk revisit ranges
+  // without end, so the number of steps is capped.
+  const std::size_t max_steps = static_cast<std::size_t>(r + 2) * dense.size() + 1024;
+  std::size_t steps = 0;
   auto visit = [&](auto&& self, int level_index, std::size_t position) -> void {
+    if (++steps > max_steps) op_fail("sparse metadata visits more entries than the tensor has");
     if (level_index == r) {
       if (position >= stored) op_fail(fmt::format("sparse value index {} beyond the {} stored", position, stored));
       std::size_t offset = 0;
@@ -748,6 +753,7 @@ void Reader::read_operator(const fb::Operator& op) {
       if (b < 2 || b > 64 || xs[3] % (b * b) != 0) {
         op_fail(fmt::format("block size {} does not fit input {}", b, shape_string(xs)));
       }
+      if (std::int64_t{xs[1]} * b * xs[2] * b > static_cast<std::int64_t>(kMaxElements)) op_fail("output too large");
       operation.block_size = b;
       operation.inputs = {x};
       expect_output_shape(output, {xs[0], xs[1] * b, xs[2] * b, xs[3] / (b * b)});
@@ -771,6 +777,10 @@ void Reader::read_operator(const fb::Operator& op) {
         const int x = activation_input(index);
         std::vector<int> xs = tensor(x).shape;
         if (static_cast<int>(xs.size()) != r) op_fail(fmt::format("inputs of different ranks"));
+        if (std::int64_t{shape[static_cast<std::size_t>(axis)]} + xs[static_cast<std::size_t>(axis)] >
+            static_cast<std::int64_t>(kMaxElements)) {
+          op_fail("output too large");
+        }
         shape[static_cast<std::size_t>(axis)] += xs[static_cast<std::size_t>(axis)];
         xs[static_cast<std::size_t>(axis)] = 0;
         for (int d = 0; d < r; ++d) {
