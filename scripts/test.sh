@@ -14,3 +14,6 @@ echo "== ASan/UBSan build and tests"
 "$root/scripts/build.sh" asan
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --test-dir "$root/build-asan" --output-on-failure -j "$jobs"
+
+echo "== fuzzing the TFLite model reader (libFuzzer, 60 s)"
+"$root/src/nn/fuzz.sh" 60

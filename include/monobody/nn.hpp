@@ -24,6 +24,8 @@ struct ModelOptions {
   int threads = 1;  // >= 1
 };
 
+// One model serves one thread at a time: invoke() uses the model's own buffers (and its thread pool).
+// Load one Model per concurrent user.
 class Model {
  public:
   // Throws monobody::Error with a one-line message for a missing, truncated or corrupt file, an
@@ -45,5 +47,19 @@ class Model {
   virtual void invoke() = 0;
   virtual std::span<const float> output(int i) const = 0;
 };
+
+// The BlazePose networks' output tensor names (as stored in the .tflite files), by meaning; use them
+// with Model::output_index.
+namespace blazepose {
+// pose_detection.tflite, input [1,224,224,3] in [-1,1]:
+inline constexpr std::string_view kDetectorRegressions = "Identity";  // [1,2254,12] box + 4 keypoints per anchor
+inline constexpr std::string_view kDetectorScores = "Identity_1";     // [1,2254,1] score logits
+// pose_landmark_{lite,full,heavy}.tflite, input [1,256,256,3] in [0,1]:
+inline constexpr std::string_view kLandmarks = "Identity";  // [1,195] 39 x (x, y, z in crop px, visibility, presence logits)
+inline constexpr std::string_view kPresence = "Identity_1";        // [1,1] pose presence, a probability (sigmoid applied)
+inline constexpr std::string_view kSegmentation = "Identity_2";    // [1,256,256,1] mask logits
+inline constexpr std::string_view kHeatmap = "Identity_3";         // [1,64,64,39] heatmap logits
+inline constexpr std::string_view kWorldLandmarks = "Identity_4";  // [1,117] 39 x (x, y, z) metres, hip-centred
+}  // namespace blazepose
 
 }  // namespace monobody::nn

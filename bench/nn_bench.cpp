@@ -1,0 +1,52 @@
+// Inference time of each BlazePose network on the XNNPACK backend, at 1 and 2 threads: one invoke() per
+// iteration on a fixed input, models loaded once. Median over repetitions is the figure to compare with
+// the peer runtime (../shared/reference/blazepose/ref.mjs prints its medians).
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <monobody/nn.hpp>
+#include <string>
+
+namespace {
+
+const char* const kModels[] = {"pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy"};
+
+void BM_Inference(benchmark::State& state, const std::string& name) {
+  const auto path = std::filesystem::path(MONOBODY_SOURCE_DIR) / "models" / (name + ".tflite");
+  if (!std::filesystem::exists(path)) {
+    state.SkipWithError("model file absent (run scripts/setup.sh)");
+    return;
+  }
+  const int threads = static_cast<int>(state.range(0));
+  auto model = monobody::nn::Model::load(path, {monobody::nn::Backend::Xnnpack, threads});
+  // A smooth image-like input in the models' ranges ([-1,1] detector, [0,1] landmarks) keeps the
+  // activations realistic; speed does not depend on the values (no data-dependent branches in XNNPACK).
+  const auto input = model->input(0);
+  for (std::size_t i = 0; i < input.size(); ++i) input[i] = 0.5f + 0.4f * static_cast<float>((i * 7919) % 1000) / 1000.0f;
+  model->invoke();  // warm-up: first-touch of buffers
+  for (auto _ : state) {
+    model->invoke();
+    benchmark::DoNotOptimize(model->output(0).data());
+  }
+}
+
+const bool registered = [] {
+  for (const char* name : kModels) {
+    benchmark::RegisterBenchmark(name, BM_Inference, std::string(name))
+        ->ArgName("threads")
+        ->Arg(1)
+        ->Arg(2)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime()
+        ->MinTime(0.5)
+        ->Repetitions(5)
+        ->ReportAggregatesOnly(true);
+  }
+  return true;
+}();
+
+}  // namespace
+
+BENCHMARK_MAIN();
