@@ -15,6 +15,7 @@ packages=(
   libeigen3-dev libopencv-dev libceres-dev libxnnpack-dev libpthreadpool-dev
   libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-dev
   opencv-doc
 )
 # npm fetches the model files; Debian's nodejs/npm unless a Node.js is already installed.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: the optimised build, then the whole suite again under
-# AddressSanitizer + UndefinedBehaviorSanitizer. This is what CI runs (.ci/run).
+# AddressSanitizer + UndefinedBehaviorSanitizer, then a short libFuzzer run on the model reader.
+# This is what CI runs (.ci/run).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 "$root/scripts/setup.sh"

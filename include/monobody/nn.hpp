@@ -21,7 +21,9 @@ enum class Backend {
 
 struct ModelOptions {
   Backend backend = Backend::Xnnpack;
-  int threads = 1;  // >= 1
+  // >= 1. XNNPACK's pool synchronises its threads after every operator, so extra threads only pay off on
+  // otherwise idle cores: on an oversubscribed machine 2 threads can be several times slower than 1.
+  int threads = 1;
 };
 
 // One model serves one thread at a time: invoke() uses the model's own buffers (and its thread pool).

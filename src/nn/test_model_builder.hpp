@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <string>
@@ -92,7 +93,9 @@ class ModelBuilder {
  private:
   int add_tensor(const std::vector<int>& shape, fb::TensorType type, std::uint32_t buffer,
                  flatbuffers::Offset<fb::SparsityParameters> sparsity) {
-    const auto name = fbb.CreateString("t" + std::to_string(tensors_.size()));
+    char text[24];
+    std::snprintf(text, sizeof text, "t%zu", tensors_.size());
+    const auto name = fbb.CreateString(text);
     const auto dims = fbb.CreateVector(shape);
     tensors_.push_back(fb::CreateTensor(fbb, dims, type, buffer, name, false, sparsity));
     return static_cast<int>(tensors_.size() - 1);

@@ -8,7 +8,6 @@
 #include <bit>
 #include <cstring>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <monobody/error.hpp>
 #include <optional>
@@ -878,10 +877,14 @@ Graph read_tflite(std::span<const std::uint8_t> bytes) {
 }
 
 Graph read_tflite_file(const std::filesystem::path& path) {
+  std::error_code error;
+  const auto size = std::filesystem::file_size(path, error);
   std::ifstream file(path, std::ios::binary);
-  if (!file) throw Error(fmt::format("cannot open model file '{}'", path.string()));
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-  if (file.bad()) throw Error(fmt::format("cannot read model file '{}'", path.string()));
+  if (error || !file) throw Error(fmt::format("cannot open model file '{}'", path.string()));
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(size));
+  if (!file.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()))) {
+    throw Error(fmt::format("cannot read model file '{}'", path.string()));
+  }
   try {
     return read_tflite(bytes);
   } catch (const Error& e) {

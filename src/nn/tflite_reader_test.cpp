@@ -161,6 +161,47 @@ TEST(TfliteReader, RejectsDefectsWithOneLineMessages) {
   }
 }
 
+TEST(TfliteReader, RejectsUnsupportedTypesActivationsAndLayouts) {
+  {  // a FLOAT16 activation
+    ModelBuilder b;
+    const int x = b.tensor({1, 2, 2, 3}, fb::TensorType_FLOAT16);
+    const int y = b.tensor({1, 2, 2, 3});
+    b.op(test::kLogistic, {x}, {y});
+    EXPECT_THAT(error_of(b.finish({x}, {y})), HasSubstr("has type FLOAT16, expected FLOAT32"));
+  }
+  {  // a fused TANH
+    ModelBuilder b;
+    const int x = b.tensor({1, 2, 2, 3});
+    const int y = b.tensor({1, 2, 2, 3});
+    b.op(test::kAdd, {x, x}, {y}, fb::BuiltinOptions_AddOptions,
+         fb::CreateAddOptions(b.fbb, fb::ActivationFunctionType_TANH).Union());
+    EXPECT_THAT(error_of(b.finish({x}, {y})), HasSubstr("fused activation 4 is not supported"));
+  }
+  {  // broadcasting ADD
+    ModelBuilder b;
+    const int x = b.tensor({1, 2, 2, 3});
+    const int z = b.tensor({1, 1, 1, 3});
+    const int y = b.tensor({1, 2, 2, 3});
+    b.op(test::kAdd, {x, z}, {y}, fb::BuiltinOptions_AddOptions, fb::CreateAddOptions(b.fbb).Union());
+    EXPECT_THAT(error_of(b.finish({x, z}, {y})), HasSubstr("broadcasting is not supported"));
+  }
+  {  // options of the wrong table for the operator
+    ModelBuilder b;
+    const int x = b.tensor({1, 4, 4, 3});
+    const int y = b.tensor({1, 8, 8, 3});
+    b.op(test::kResizeBilinear, {x, b.ints({2}, {8, 8})}, {y}, fb::BuiltinOptions_AddOptions,
+         fb::CreateAddOptions(b.fbb).Union());
+    EXPECT_THAT(error_of(b.finish({x}, {y})), HasSubstr("missing or mismatched builtin options"));
+  }
+  {  // schema version
+    ModelBuilder b;
+    const int x = b.tensor({1, 2});
+    const int y = b.tensor({1, 2});
+    b.op(test::kLogistic, {x}, {y});
+    EXPECT_THAT(error_of(b.finish({x}, {y}, 2)), HasSubstr("schema version 2 is not supported"));
+  }
+}
+
 TEST(TfliteReader, RejectsAConstantWhoseBufferDoesNotMatchItsShape) {
   ModelBuilder b;
   const int x = b.tensor({1, 1, 1, 2});

@@ -42,6 +42,45 @@ struct PoolDeleter {
   void operator()(pthreadpool_t p) const { pthreadpool_destroy(p); }
 };
 
+// A zero PAD of height and width that only feeds convolutions becomes part of their windows' implicit
+// padding: the same result without writing and re-reading the padded tensor. Returns which operations
+// (the PADs) are no longer needed; the convolutions are rewritten in place.
+std::vector<bool> fold_pads_into_convolutions(Graph& graph) {
+  const std::size_t count = graph.operations.size();
+  std::vector<int> producer(graph.tensors.size(), -1);
+  std::vector<bool> only_convolutions(graph.tensors.size(), true);
+  for (std::size_t i = 0; i < count; ++i) {
+    const Operation& op = graph.operations[i];
+    producer[static_cast<std::size_t>(op.output)] = static_cast<int>(i);
+    for (std::size_t k = 0; k < op.inputs.size(); ++k) {
+      const int t = op.inputs[k];
+      if (t < 0) continue;
+      const bool convolution = op.type == OpType::Conv2D || op.type == OpType::DepthwiseConv2D;
+      if (!convolution || k != 0) only_convolutions[static_cast<std::size_t>(t)] = false;
+    }
+  }
+  for (int t : graph.outputs) only_convolutions[static_cast<std::size_t>(t)] = false;
+  std::vector<bool> folded(count, false);
+  for (std::size_t i = 0; i < count; ++i) {
+    Operation& op = graph.operations[i];
+    const bool convolution = op.type == OpType::Conv2D || op.type == OpType::DepthwiseConv2D;
+    if (!convolution) continue;
+    const int p = producer[static_cast<std::size_t>(op.inputs[0])];
+    if (p < 0) continue;
+    const Operation& pad = graph.operations[static_cast<std::size_t>(p)];
+    const bool spatial_only = pad.type == OpType::Pad && pad.pad_before.size() == 4 && pad.pad_before[0] == 0 &&
+                              pad.pad_after[0] == 0 && pad.pad_before[3] == 0 && pad.pad_after[3] == 0;
+    if (!spatial_only || !only_convolutions[static_cast<std::size_t>(pad.output)]) continue;
+    op.inputs[0] = pad.inputs[0];
+    op.window.pad_top += pad.pad_before[1];
+    op.window.pad_bottom += pad.pad_after[1];
+    op.window.pad_left += pad.pad_before[2];
+    op.window.pad_right += pad.pad_after[2];
+    folded[static_cast<std::size_t>(p)] = true;
+  }
+  return folded;
+}
+
 class XnnpackModel final : public GraphModel {
  public:
   XnnpackModel(Graph graph, int threads);
@@ -83,8 +122,10 @@ XnnpackModel::XnnpackModel(Graph graph, int threads)
   xnn_subgraph_t raw_subgraph = nullptr;
   check(xnn_create_subgraph(static_cast<std::uint32_t>(graph_.tensors.size()), 0, &raw_subgraph), "creating a subgraph");
   const std::unique_ptr<xnn_subgraph, SubgraphDeleter> subgraph(raw_subgraph);
+  const std::vector<bool> folded = fold_pads_into_convolutions(graph_);
   for (std::size_t i = 0; i < graph_.operations.size(); ++i) {
     const Operation& op = graph_.operations[i];
+    if (folded[i]) continue;
     try {
       define(subgraph.get(), op);
     } catch (const Error& e) {

@@ -1,5 +1,6 @@
 // The XNNPACK backend against the reference kernels: every operator and option the reader accepts, on
 // random data, then the four BlazePose networks on real inputs.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 #include <random>
 
 #include "backends.hpp"
+#include "fuzz_seeds.hpp"
 #include "test_model_builder.hpp"
 #include "test_support.hpp"
 
@@ -200,6 +202,12 @@ TEST(XnnpackOps, ResizeBilinearMatchesTheReference) {
   }
 }
 
+// Small chains of operators: graph outputs also read by later operators, two inputs and two outputs,
+// sparse fp16 weights. Tolerance as for the convolutions above.
+TEST(XnnpackOps, SmallGraphsMatchTheReference) {
+  for (const auto& model : fuzz_seed_models()) EXPECT_LT(max_difference(model), 1e-4f);
+}
+
 std::vector<float> read_floats(const std::filesystem::path& path, std::size_t count) {
   std::vector<float> values(count);
   std::ifstream file(path, std::ios::binary);
@@ -234,7 +242,7 @@ void expect_backends_agree(const char* model_name, const char* input_file, std::
         largest = std::max(largest, std::abs(a[k]));
         worst_sigmoid = std::max(worst_sigmoid, std::abs(1 / (1 + std::exp(-a[k])) - 1 / (1 + std::exp(-b[k]))));
       }
-      const std::string what = std::string(model_name) + " output " + fast->output_name(o) + " threads " + std::to_string(threads);
+      const std::string what = fmt::format("{} output {} threads {}", model_name, fast->output_name(o), threads);
       EXPECT_LE(worst, 1e-3f * largest) << what;
       if (fast->output_name(o) == "Identity_2") {
         EXPECT_LT(worst_sigmoid, 1e-3f) << what;
