@@ -49,6 +49,10 @@ struct PoseDetectorOptions {
   bool heatmaps = false;             // keep the landmark heatmaps
   bool refine_with_heatmaps = true;  // move landmarks to their heatmap's local centre of mass (as MediaPipe does)
   int redetect_interval = 10;        // video: frames between detector runs looking for new people
+  // Photos, for accuracy at extra cost: also run the landmark model on the mirrored crop and average the two
+  // (about twice the landmark time), and re-run it on the region its own alignment points give (per pass).
+  bool flip_average = false;
+  int refine_passes = 0;
   int threads = 1;
 };
 

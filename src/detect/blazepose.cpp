@@ -6,6 +6,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "monobody/error.hpp"
+#include "monobody/skeleton.hpp"
 
 namespace monobody::blazepose {
 namespace {
@@ -225,55 +226,87 @@ SegmentationMask mask_to_image(std::span<const float> logits, int size, const Ro
   return mask;
 }
 
-void decode_landmarks(const LandmarkTensors& t, const RotatedRect& roi, const DecodeOptions& options, Pose& pose) {
+CropLandmarks decode_crop_landmarks(const LandmarkTensors& t, bool refine) {
   if (t.landmarks.size() != std::size_t(kLandmarkCount) * kLandmarkValues || t.pose_flag.size() != 1 ||
       t.world.size() != std::size_t(kLandmarkCount) * 3)
     throw Error("pose landmark model: unexpected output size");
-  Eigen::Matrix2Xd uv(2, kLandmarkCount);
-  Eigen::VectorXd z(kLandmarkCount), visibility(kLandmarkCount), presence(kLandmarkCount);
+  CropLandmarks c;
   for (int i = 0; i < kLandmarkCount; ++i) {
     const float* v = t.landmarks.data() + std::size_t(i) * kLandmarkValues;
-    uv.col(i) << v[0] / double(kLandmarkInputSize), v[1] / double(kLandmarkInputSize);
-    z[i] = v[2] / double(kLandmarkInputSize);
-    visibility[i] = sigmoid(v[3]);
-    presence[i] = sigmoid(v[4]);
+    c.uv.col(i) << v[0] / double(kLandmarkInputSize), v[1] / double(kLandmarkInputSize);
+    c.z[i] = v[2] / double(kLandmarkInputSize);
+    c.visibility[i] = sigmoid(v[3]);
+    c.presence[i] = sigmoid(v[4]);
+    const float* w = t.world.data() + std::size_t(i) * 3;
+    c.world.col(i) << w[0], w[1], w[2];
   }
-  if (options.refine_with_heatmaps) refine_with_heatmaps(uv, t.heatmaps, kHeatmapSize);
+  if (refine) refine_with_heatmaps(c.uv, t.heatmaps, kHeatmapSize);
+  c.pose_flag = std::clamp(double(t.pose_flag[0]), 0.0, 1.0);
+  return c;
+}
 
+CropLandmarks unmirror(const CropLandmarks& m) {
+  const auto& partner = skeleton(JointSet::BlazePose33).mirror;  // the auxiliary points are their own partners
+  CropLandmarks c = m;
+  for (int i = 0; i < kLandmarkCount; ++i) {
+    const int k = i < kBlazePoseLandmarks ? partner[std::size_t(i)] : i;
+    c.uv.col(i) << 1.0 - m.uv(0, k), m.uv(1, k);
+    c.z[i] = m.z[k];
+    c.visibility[i] = m.visibility[k];
+    c.presence[i] = m.presence[k];
+    c.world.col(i) << -m.world(0, k), m.world(1, k), m.world(2, k);
+  }
+  return c;
+}
+
+CropLandmarks average(const CropLandmarks& a, const CropLandmarks& b) {
+  CropLandmarks c;
+  c.uv = (a.uv + b.uv) / 2;
+  c.z = (a.z + b.z) / 2;
+  c.visibility = (a.visibility + b.visibility) / 2;
+  c.presence = (a.presence + b.presence) / 2;
+  c.world = (a.world + b.world) / 2;
+  c.pose_flag = (a.pose_flag + b.pose_flag) / 2;
+  return c;
+}
+
+void to_image(const CropLandmarks& c, const RotatedRect& roi, Pose& pose) {
   pose.roi = roi;
-  pose.presence = std::clamp(double(t.pose_flag[0]), 0.0, 1.0);
+  pose.presence = c.pose_flag;
   pose.landmarks.resize(3, kBlazePoseLandmarks);
-  for (int i = 0; i < kBlazePoseLandmarks; ++i) {
-    pose.landmarks.col(i) << region_to_image(roi, uv.col(i)), z[i] * roi.width;
-  }
-  pose.visibility = visibility.head(kBlazePoseLandmarks);
-  pose.landmark_presence = presence.head(kBlazePoseLandmarks);
+  for (int i = 0; i < kBlazePoseLandmarks; ++i) pose.landmarks.col(i) << region_to_image(roi, c.uv.col(i)), c.z[i] * roi.width;
+  pose.visibility = c.visibility.head(kBlazePoseLandmarks);
+  pose.landmark_presence = c.presence.head(kBlazePoseLandmarks);
   pose.alignment.resize(2, 2);
-  pose.alignment.col(0) = region_to_image(roi, uv.col(kAlignmentCentre));
-  pose.alignment.col(1) = region_to_image(roi, uv.col(kAlignmentScale));
-
+  pose.alignment.col(0) = region_to_image(roi, c.uv.col(kAlignmentCentre));
+  pose.alignment.col(1) = region_to_image(roi, c.uv.col(kAlignmentScale));
   // World landmarks come in the crop's orientation: turn them back by the region's rotation (about z).
   const Eigen::Matrix2d turn = rotation_matrix(roi.rotation);
   pose.world_landmarks.resize(3, kBlazePoseLandmarks);
-  for (int i = 0; i < kBlazePoseLandmarks; ++i) {
-    const float* w = t.world.data() + std::size_t(i) * 3;
-    pose.world_landmarks.col(i) << turn * Eigen::Vector2d(w[0], w[1]), w[2];
-  }
+  pose.world_landmarks.topRows<2>() = turn * c.world.topLeftCorner(2, kBlazePoseLandmarks);
+  pose.world_landmarks.row(2) = c.world.row(2).head(kBlazePoseLandmarks);
+}
 
-  pose.heatmaps = {};
-  if (options.keep_heatmaps) {
-    LandmarkHeatmaps& h = pose.heatmaps;
-    h.size = kHeatmapSize;
-    h.count = kBlazePoseLandmarks;
-    h.values.resize(std::size_t(kHeatmapSize) * kHeatmapSize * kBlazePoseLandmarks);
-    for (std::size_t cell = 0; cell < std::size_t(kHeatmapSize) * kHeatmapSize; ++cell)
-      for (int j = 0; j < kBlazePoseLandmarks; ++j)
-        h.values[cell * kBlazePoseLandmarks + j] = float(sigmoid(t.heatmaps[cell * kLandmarkCount + j]));
-    h.to_image = heatmap_to_image(roi, kHeatmapSize);
-  }
-  pose.mask = {};
-  if (options.segmentation)
-    pose.mask = mask_to_image(t.segmentation, kLandmarkInputSize, roi, options.image_width, options.image_height);
+LandmarkHeatmaps heatmaps_to_image(std::span<const float> logits, const RotatedRect& roi) {
+  constexpr std::size_t kCells = std::size_t(kHeatmapSize) * kHeatmapSize;
+  if (logits.size() != kCells * kLandmarkCount) throw Error("pose landmark model: unexpected heatmap size");
+  LandmarkHeatmaps h;
+  h.size = kHeatmapSize;
+  h.count = kBlazePoseLandmarks;
+  h.values.resize(kCells * kBlazePoseLandmarks);
+  for (std::size_t cell = 0; cell < kCells; ++cell)
+    for (int j = 0; j < kBlazePoseLandmarks; ++j)
+      h.values[cell * kBlazePoseLandmarks + std::size_t(j)] = float(sigmoid(logits[cell * kLandmarkCount + std::size_t(j)]));
+  h.to_image = heatmap_to_image(roi, kHeatmapSize);
+  return h;
+}
+
+void decode_landmarks(const LandmarkTensors& t, const RotatedRect& roi, const DecodeOptions& options, Pose& pose) {
+  to_image(decode_crop_landmarks(t, options.refine_with_heatmaps), roi, pose);
+  pose.heatmaps = options.keep_heatmaps ? heatmaps_to_image(t.heatmaps, roi) : LandmarkHeatmaps{};
+  pose.mask = options.segmentation
+                  ? mask_to_image(t.segmentation, kLandmarkInputSize, roi, options.image_width, options.image_height)
+                  : SegmentationMask{};
 }
 
 }  // namespace monobody::blazepose

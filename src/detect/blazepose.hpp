@@ -86,6 +86,26 @@ struct LandmarkTensors {
   std::span<const float> world;         // 39 x 3 metres
 };
 
+// The landmark model's answer in its crop: normalised coordinates (u, v), before mapping to the image.
+struct CropLandmarks {
+  Eigen::Matrix2Xd uv{2, kLandmarkCount};
+  Eigen::VectorXd z{kLandmarkCount};           // normalised like u
+  Eigen::VectorXd visibility{kLandmarkCount};  // probabilities
+  Eigen::VectorXd presence{kLandmarkCount};
+  Eigen::Matrix3Xd world{3, kLandmarkCount};   // metres, crop orientation
+  double pose_flag = 0.0;
+};
+
+CropLandmarks decode_crop_landmarks(const LandmarkTensors& tensors, bool refine_with_heatmaps);
+// What the model said about a mirrored crop, expressed for the unmirrored crop (left and right swapped).
+CropLandmarks unmirror(const CropLandmarks& mirrored);
+// The mean of two answers for the same crop.
+CropLandmarks average(const CropLandmarks& a, const CropLandmarks& b);
+// Fills the landmark fields of `pose` (landmarks, visibility, presence, world, alignment, roi, presence score).
+void to_image(const CropLandmarks& crop, const RotatedRect& roi, Pose& pose);
+// The heatmaps (logits, 64 x 64 x 39) as the body landmarks' probabilities placed in the image.
+LandmarkHeatmaps heatmaps_to_image(std::span<const float> heatmap_logits, const RotatedRect& roi);
+
 struct DecodeOptions {
   bool refine_with_heatmaps = true;
   bool keep_heatmaps = false;
