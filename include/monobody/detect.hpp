@@ -18,6 +18,7 @@
 
 #include "monobody/image.hpp"
 #include "monobody/keypoints.hpp"
+#include "monobody/result.hpp"
 
 namespace monobody {
 
@@ -42,7 +43,9 @@ struct PoseDetectorOptions {
   // else the models/ folder of the source tree (where scripts/setup.sh puts them).
   std::filesystem::path model_dir;
   int max_people = 4;
-  double min_detection_score = 0.5;  // detector score (sigmoid of its logit) for a new person
+  // Detector score (sigmoid of its logit) for a candidate person. Low, as in MediaPipe's pose graph (0.2):
+  // the landmark model's presence score then rejects what is not a person.
+  double min_detection_score = 0.2;
   double min_pose_presence = 0.5;    // the landmark model's "a pose is here" score; below it a person is dropped
   double nms_iou = 0.3;              // detections overlapping more than this are merged
   bool segmentation = true;          // compute each person's mask in the image
@@ -139,5 +142,10 @@ class PoseDetector {
 
 // The region the landmark model needs for a detection (centred on the hips, upright along the body).
 RotatedRect roi_from_detection(const PoseDetection& detection);
+
+// A pose as a person of the result schema: keypoints2d (blazepose33, confidence = visibility, depth = z),
+// score = presence, bbox from the visible landmarks, and extras {world_landmarks (m), visibility,
+// presence, roi {center, size, rotation}, detection {score, box, keypoints}}.
+Person to_person(const Pose& pose);
 
 }  // namespace monobody

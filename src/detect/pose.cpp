@@ -66,4 +66,40 @@ RotatedRect roi_from_detection(const PoseDetection& detection) {
   return blazepose::roi_from_alignment(detection.keypoints.col(0), detection.keypoints.col(1));
 }
 
+namespace {
+nlohmann::json rows(const Eigen::MatrixXd& m) {
+  nlohmann::json out = nlohmann::json::array();
+  for (int c = 0; c < m.cols(); ++c) {
+    nlohmann::json col = nlohmann::json::array();
+    for (int r = 0; r < m.rows(); ++r) col.push_back(m(r, c));
+    out.push_back(col);
+  }
+  return out;
+}
+nlohmann::json values(const Eigen::VectorXd& v) { return std::vector<double>(v.data(), v.data() + v.size()); }
+}  // namespace
+
+Person to_person(const Pose& pose) {
+  Person p;
+  p.id = pose.id;
+  p.score = pose.presence;
+  p.bbox = pose.bounding_box();
+  if (p.bbox[2] <= 0) {  // nothing confidently visible: the region's axis-aligned extent
+    const double half = std::max(pose.roi.width, pose.roi.height) / 2;
+    p.bbox << pose.roi.center.array() - half, 2 * half, 2 * half;
+  }
+  p.keypoints2d = pose.keypoints();
+  p.extras["world_landmarks"] = rows(pose.world_landmarks);
+  p.extras["visibility"] = values(pose.visibility);
+  p.extras["presence"] = values(pose.landmark_presence);
+  p.extras["roi"] = {{"center", {pose.roi.center.x(), pose.roi.center.y()}},
+                     {"size", {pose.roi.width, pose.roi.height}},
+                     {"rotation", pose.roi.rotation}};
+  if (pose.detection)
+    p.extras["detection"] = {{"score", pose.detection->score},
+                             {"box", values(pose.detection->box)},
+                             {"keypoints", rows(pose.detection->keypoints)}};
+  return p;
+}
+
 }  // namespace monobody
