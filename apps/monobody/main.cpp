@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
       add_convert_command(app, global),
       add_draw_command(app, global),
       add_detect_command(app, global),
+      add_eval_pck_command(app, global),
   };
 
   try {

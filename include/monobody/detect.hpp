@@ -51,6 +51,9 @@ struct PoseDetectorOptions {
   bool segmentation = true;          // compute each person's mask in the image
   bool heatmaps = false;             // keep the landmark heatmaps
   bool refine_with_heatmaps = true;  // move landmarks to their heatmap's local centre of mass (as MediaPipe does)
+  // Fill the landmark crop beyond the image's edges with the nearest edge pixels (MediaPipe's default for
+  // the landmark model) rather than black (what the peer reference does).
+  bool replicate_border = true;
   int redetect_interval = 10;        // video: frames between detector runs looking for new people
   // Photos, for accuracy at extra cost: also run the landmark model on the mirrored crop and average the two
   // (about twice the landmark time), and re-run it on the region its own alignment points give (per pass).
@@ -142,6 +145,8 @@ class PoseDetector {
 
 // The region the landmark model needs for a detection (centred on the hips, upright along the body).
 RotatedRect roi_from_detection(const PoseDetection& detection);
+// The same region from a pose's own alignment points: where to look next (next frame, or another pass).
+RotatedRect next_roi(const Pose& pose);
 
 // A pose as a person of the result schema: keypoints2d (blazepose33, confidence = visibility, depth = z),
 // score = presence, bbox from the visible landmarks, and extras {world_landmarks (m), visibility,

@@ -88,7 +88,7 @@ Affine invert(const Affine& m) {
 }
 
 void crop_to_tensor(const ImageView& image, const RotatedRect& region, int size, float lo, float hi,
-                    std::span<float> out, CropScratch& scratch) {
+                    std::span<float> out, CropScratch& scratch, Border border) {
   if (out.size() != std::size_t(size) * size * 3) throw Error("internal: crop tensor has the wrong size");
   if (image.empty()) throw Error("empty image");
   const Affine to_image = input_to_image(region, size);
@@ -99,11 +99,15 @@ void crop_to_tensor(const ImageView& image, const RotatedRect& region, int size,
       const Eigen::Vector2d p = apply(to_image, {cx, cy});
       x0 = std::min(x0, p.x()), x1 = std::max(x1, p.x()), y0 = std::min(y0, p.y()), y1 = std::max(y1, p.y());
     }
-  const int left = std::clamp(int(std::floor(x0)) - 2, 0, image.width);
-  const int top = std::clamp(int(std::floor(y0)) - 2, 0, image.height);
-  const int right = std::clamp(int(std::ceil(x1)) + 3, 0, image.width);
-  const int bottom = std::clamp(int(std::ceil(y1)) + 3, 0, image.height);
+  int left = std::clamp(int(std::floor(x0)) - 2, 0, image.width);
+  int top = std::clamp(int(std::floor(y0)) - 2, 0, image.height);
+  int right = std::clamp(int(std::ceil(x1)) + 3, 0, image.width);
+  int bottom = std::clamp(int(std::ceil(y1)) + 3, 0, image.height);
   cv::Mat dst(size, size, CV_32FC3, out.data());
+  if (border == Border::Replicate) {  // even a region wholly outside needs the nearest edge in the patch
+    left = std::min(left, image.width - 1), top = std::min(top, image.height - 1);
+    right = std::max(right, left + 1), bottom = std::max(bottom, top + 1);
+  }
   if (right <= left || bottom <= top) {
     dst.setTo(cv::Scalar::all(lo));
     return;
@@ -114,7 +118,7 @@ void crop_to_tensor(const ImageView& image, const RotatedRect& region, int size,
   Affine to_patch = to_image;
   to_patch.col(2) -= Eigen::Vector2d(left, top);
   cv::warpAffine(scratch.patch, dst, to_cv(to_patch), dst.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
-                 cv::BORDER_CONSTANT, cv::Scalar::all(0));
+                 border == Border::Replicate ? cv::BORDER_REPLICATE : cv::BORDER_CONSTANT, cv::Scalar::all(0));
   dst.convertTo(dst, CV_32FC3, (hi - lo) / 255.0, lo);
 }
 

@@ -55,10 +55,13 @@ struct CropScratch {
   cv::Mat warped;
 };
 
-// Samples `region` of `image` into a size x size x 3 float tensor (bilinear, black outside the image),
-// mapping 0..255 to lo..hi. `out` must hold size * size * 3 floats.
+// How a crop is filled beyond the image's edges.
+enum class Border { Black, Replicate };
+
+// Samples `region` of `image` into a size x size x 3 float tensor (bilinear), mapping 0..255 to lo..hi.
+// `out` must hold size * size * 3 floats.
 void crop_to_tensor(const ImageView& image, const RotatedRect& region, int size, float lo, float hi,
-                    std::span<float> out, CropScratch& scratch);
+                    std::span<float> out, CropScratch& scratch, Border border = Border::Black);
 
 // Decodes the detector's outputs ([2254 x 12] regressors, [2254] score logits) for the letterboxed
 // `region`: every anchor whose score reaches min_score, in image pixels, unsorted.

@@ -66,6 +66,8 @@ RotatedRect roi_from_detection(const PoseDetection& detection) {
   return blazepose::roi_from_alignment(detection.keypoints.col(0), detection.keypoints.col(1));
 }
 
+RotatedRect next_roi(const Pose& pose) { return blazepose::roi_from_alignment(pose.alignment.col(0), pose.alignment.col(1)); }
+
 namespace {
 nlohmann::json rows(const Eigen::MatrixXd& m) {
   nlohmann::json out = nlohmann::json::array();

@@ -83,7 +83,8 @@ struct PoseDetector::Impl {
 
   Pose run_landmarks(const ImageView& image, const RotatedRect& roi) {
     const std::span<float> input = landmark->input(0);
-    crop_to_tensor(image, roi, kLandmarkInputSize, 0.0f, 1.0f, input, scratch);
+    crop_to_tensor(image, roi, kLandmarkInputSize, 0.0f, 1.0f, input, scratch,
+                   options.replicate_border ? Border::Replicate : Border::Black);
     landmark->invoke();
     CropLandmarks crop = decode_crop_landmarks(outputs(), options.refine_with_heatmaps);
     Pose pose;
@@ -117,7 +118,7 @@ struct PoseDetector::Impl {
   Pose person(const ImageView& image, const RotatedRect& start, int refine_passes) {
     Pose pose = run_landmarks(image, start);
     for (int pass = 0; pass < refine_passes && pose.presence >= options.min_pose_presence; ++pass) {
-      Pose again = run_landmarks(image, roi_from_alignment(pose.alignment.col(0), pose.alignment.col(1)));
+      Pose again = run_landmarks(image, next_roi(pose));
       if (again.presence >= pose.presence * 0.9) pose = std::move(again);
     }
     return pose;
@@ -232,7 +233,7 @@ std::vector<Pose> PoseDetector::detect_video(const ImageView& frame, double time
     m.frames_since_detection = 0;
   }
   m.tracks.clear();
-  for (const Pose& p : poses) m.tracks.push_back({p.id, roi_from_alignment(p.alignment.col(0), p.alignment.col(1))});
+  for (const Pose& p : poses) m.tracks.push_back({p.id, next_roi(p)});
   std::sort(poses.begin(), poses.end(), [](const Pose& a, const Pose& b) { return a.id < b.id; });
   return poses;
 }

@@ -124,7 +124,8 @@ TEST(PoseDetector, OwnCropOfThePeerRegionIsCloseToThePeer) {
   MONOBODY_DEMO_FILE_OR_SKIP(photo, "messi5.jpg");
   const auto ref = reference();
   if (!ref) GTEST_SKIP() << "shared reference absent: reference/blazepose";
-  PoseDetector detector({.model_dir = models_dir(), .segmentation = true, .refine_with_heatmaps = false});
+  PoseDetector detector(
+      {.model_dir = models_dir(), .segmentation = true, .refine_with_heatmaps = false, .replicate_border = false});
   const Image image = read_image(photo);
   const Pose pose = detector.landmarks_in(image.view(), ref->roi());
   for (int j = 0; j < kBlazePoseLandmarks; ++j)
@@ -137,7 +138,7 @@ TEST(PoseDetector, WholePipelineOnMessiIsCloseToThePeer) {
   MONOBODY_DEMO_FILE_OR_SKIP(photo, "messi5.jpg");
   const auto ref = reference();
   if (!ref) GTEST_SKIP() << "shared reference absent: reference/blazepose";
-  PoseDetector detector({.model_dir = models_dir(), .refine_with_heatmaps = false});
+  PoseDetector detector({.model_dir = models_dir(), .refine_with_heatmaps = false, .replicate_border = false});
   const Image image = read_image(photo);
   const auto poses = detector.detect(image.view());
   ASSERT_EQ(poses.size(), 1u);
