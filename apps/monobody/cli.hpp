@@ -25,5 +25,7 @@ struct Command {
 
 Command add_convert_command(CLI::App& app, const GlobalOptions& global);
 Command add_draw_command(CLI::App& app, const GlobalOptions& global);
+Command add_detect_command(CLI::App& app, const GlobalOptions& global);
+Command add_eval_pck_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace monobody::cli

@@ -34,6 +34,8 @@ int main(int argc, char** argv) {
   const std::vector<Command> commands = {
       add_convert_command(app, global),
       add_draw_command(app, global),
+      add_detect_command(app, global),
+      add_eval_pck_command(app, global),
   };
 
   try {

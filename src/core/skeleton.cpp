@@ -148,12 +148,14 @@ std::vector<JointMapping> build_mappings() {
                   {one(3), one(2), one(1), one(4), one(5), one(6), one(0), lerp(7, 8, 0.55), one(8),
                    lerp(8, 10, 1.0 / 0.6), one(16), one(15), one(14), one(11), one(12), one(13)}});
 
-  // BlazePose -> MPII: upper neck a quarter of the way from the shoulders to the ears; head top one
-  // shoulder-to-ear distance above the ears.
+  // BlazePose -> MPII: upper neck 0.4 of the way from the shoulders' to the ears' midpoint; head top half
+  // the shoulder-to-ear distance above the ears. Chosen by PCK@0.2 of BlazePose (full model) against the
+  // LSPET labels of shared/data images 1-150 (LSP's neck and head top are MPII's upper neck and head top);
+  // images 151-300, held out, went from 76 % to 78 % (neck) and 58 % to 78 % (head top) with them.
   maps.push_back({JointSet::BlazePose33, JointSet::Mpii16,
                   {one(28), one(26), one(24), one(23), one(25), one(27), mid(23, 24), mid(11, 12),
-                   {{11, 0.375}, {12, 0.375}, {7, 0.125}, {8, 0.125}},
-                   {{11, -0.5}, {12, -0.5}, {7, 1.0}, {8, 1.0}}, one(16), one(14), one(12), one(11), one(13),
+                   {{11, 0.3}, {12, 0.3}, {7, 0.2}, {8, 0.2}},
+                   {{11, -0.25}, {12, -0.25}, {7, 0.75}, {8, 0.75}}, one(16), one(14), one(12), one(11), one(13),
                    one(15)}});
 
   // X -> LSP: LSP's neck is MPII's upper neck; the head top is the same point in both.
@@ -162,12 +164,12 @@ std::vector<JointMapping> build_mappings() {
                    one(15), one(8), one(9)}});
   maps.push_back({JointSet::BlazePose33, JointSet::Lsp14,
                   {one(28), one(26), one(24), one(23), one(25), one(27), one(16), one(14), one(12), one(11),
-                   one(13), one(15), {{11, 0.375}, {12, 0.375}, {7, 0.125}, {8, 0.125}},
-                   {{11, -0.5}, {12, -0.5}, {7, 1.0}, {8, 1.0}}}});
+                   one(13), one(15), {{11, 0.3}, {12, 0.3}, {7, 0.2}, {8, 0.2}},
+                   {{11, -0.25}, {12, -0.25}, {7, 0.75}, {8, 0.75}}}});
   maps.push_back({JointSet::Coco17, JointSet::Lsp14,
                   {one(16), one(14), one(12), one(11), one(13), one(15), one(10), one(8), one(6), one(5), one(7),
-                   one(9), {{5, 0.375}, {6, 0.375}, {3, 0.125}, {4, 0.125}},
-                   {{5, -0.5}, {6, -0.5}, {3, 1.0}, {4, 1.0}}}});
+                   one(9), {{5, 0.3}, {6, 0.3}, {3, 0.2}, {4, 0.2}},
+                   {{5, -0.25}, {6, -0.25}, {3, 0.75}, {4, 0.75}}}});
   maps.push_back({JointSet::H36m17, JointSet::Lsp14,
                   {one(3), one(2), one(1), one(4), one(5), one(6), one(16), one(15), one(14), one(11), one(12),
                    one(13), one(8), lerp(8, 10, 1.0 / 0.6)}});
