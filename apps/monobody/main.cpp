@@ -36,6 +36,9 @@ int main(int argc, char** argv) {
       add_draw_command(app, global),
       add_detect_command(app, global),
       add_eval_pck_command(app, global),
+      add_lift_command(app, global),
+      add_eval_command(app, global),
+      add_train_dictionary_command(app, global),
   };
 
   try {
