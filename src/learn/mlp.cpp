@@ -74,7 +74,8 @@ MlpWeights MlpWeights::initialise(const MlpSpec& spec, unsigned seed) {
       for (int r = 0; r < out; ++r) layer.weight(r, c) = normal(rng);
     // The second layer of each residual block starts small, so each block starts close to the identity.
     if (l > 0 && l + 1 < shapes.size() && l % 2 == 0) layer.weight *= 0.1f;
-    if (l + 1 == shapes.size()) layer.weight *= std::sqrt(0.5f);  // linear output: no ReLU gain
+    // The output layer starts at zero: an untrained network predicts the mean of the (normalised) targets.
+    if (l + 1 == shapes.size()) layer.weight.setZero();
     w.layers.push_back(std::move(layer));
   }
   w.in_mean = Eigen::VectorXf::Zero(spec.inputs);

@@ -45,18 +45,22 @@ TEST(MlpLifterTraining, ShortRunLearnsToLiftHuman36m) {
   o.h36m_dir = h36m;
   o.h36m_subjects = {"S1"};
   o.validation_stride = 40;
+  o.noise = LifterNoise::None;
+  o.virtual_camera_fraction = 0.0;
   o.hidden = 128;
   o.blocks = 1;
   o.epochs = 3;
-  o.samples_per_epoch = 12800;
+  o.samples_per_epoch = 25600;
   o.learning_rate = 2e-3f;
   o.threads = 1;
   std::vector<MlpLifterEpoch> epochs;
   const MlpWeights w = train_mlp_lifter(o, {}, [&](const MlpLifterEpoch& e) { epochs.push_back(e); });
-  ASSERT_EQ(epochs.size(), 3u);
-  EXPECT_LT(epochs.back().train_loss, epochs.front().train_loss);
-  // Predicting the mean pose scores ~120-140 mm on S9; even this tiny, briefly trained network does better.
-  EXPECT_LT(epochs.back().validation_p1_mm, 110.0);
+  ASSERT_EQ(epochs.size(), 4u);  // epoch 0 (untrained) and three of training
+  EXPECT_LT(epochs[3].train_loss, epochs[1].train_loss);
+  // Epoch 0 predicts the mean pose; a network that learned anything from S1 lifts S9 clearly better.
+  const double mean_pose = epochs[0].validation_p1_mm;
+  EXPECT_GT(mean_pose, 100.0);
+  EXPECT_LT(epochs.back().validation_p1_mm, 0.8 * mean_pose) << "mean pose " << mean_pose;
   EXPECT_EQ(w.metadata["h36m_subjects"][0], "S1");
 
   // The runtime lifter gives the same answer as the training code's validation path for one pose.

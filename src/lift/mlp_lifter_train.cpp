@@ -141,6 +141,8 @@ struct Validation {
 MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<void(long, long)>& progress,
                             const std::function<void(const MlpLifterEpoch&)>& on_epoch) {
   if (o.batch <= 0 || o.epochs <= 0 || o.hidden <= 0) throw Error("train-lifter: invalid batch, epochs or width");
+  if (!(o.learning_rate > 0) || !(o.final_learning_rate > 0))
+    throw Error("train-lifter: learning rates must be positive");
   set_blas_threads(o.threads);
 
   // Poses and the detector's residuals from the training subjects.
@@ -225,6 +227,29 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
   const long batches = std::max(1L, per_epoch / o.batch);
   const long total = batches * o.epochs;
   const double decay = std::pow(double(o.final_learning_rate) / o.learning_rate, 1.0 / double(std::max(1L, total)));
+  // Root-relative MPJPE (mm) on the validation set, with flip averaging as at run time.
+  auto validate = [&](const MlpWeights& w) {
+    if (val.truth.empty()) return 0.0;
+    Mlp mlp(w);
+    Eigen::MatrixXf y1(kMlpLifterOutputs, val.x.cols()), y2(kMlpLifterOutputs, val.x.cols());
+    mlp.forward(val.x, y1);
+    mlp.forward(val.x_mirror, y2);
+    double sum = 0;
+    for (Eigen::Index i = 0; i < val.x.cols(); ++i) {
+      Eigen::Matrix3Xd a = Eigen::Matrix3Xd::Zero(3, 17), m = Eigen::Matrix3Xd::Zero(3, 17);
+      for (int j = 1; j < 17; ++j) {
+        a.col(j) = y1.col(i).segment<3>(3 * (j - 1)).cast<double>();
+        m.col(j) = y2.col(i).segment<3>(3 * (j - 1)).cast<double>();
+      }
+      const Eigen::Matrix3Xd est = 0.5 * (a + mirror_h36m_joints(m));
+      const Pose& t = val.truth[std::size_t(i)];
+      sum += (est - (t.colwise() - t.col(0))).colwise().norm().mean();
+    }
+    return sum / double(val.x.cols());
+  };
+  // Epoch 0: the untrained network predicts the mean pose, the baseline every epoch must beat.
+  if (on_epoch) on_epoch({0, 0.0, validate(trainer.weights()), 0.0});
+
   Eigen::MatrixXf x(kMlpLifterInputs, o.batch), y(kMlpLifterOutputs, o.batch);
   const auto start = std::chrono::steady_clock::now();
   long done = 0;
@@ -242,24 +267,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
     report.epoch = epoch;
     report.train_loss = loss / double(batches);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (!val.truth.empty()) {
-      Mlp mlp(trainer.weights());
-      Eigen::MatrixXf y1(kMlpLifterOutputs, val.x.cols()), y2(kMlpLifterOutputs, val.x.cols());
-      mlp.forward(val.x, y1);
-      mlp.forward(val.x_mirror, y2);
-      double sum = 0;
-      for (Eigen::Index i = 0; i < val.x.cols(); ++i) {
-        Eigen::Matrix3Xd a = Eigen::Matrix3Xd::Zero(3, 17), m = Eigen::Matrix3Xd::Zero(3, 17);
-        for (int j = 1; j < 17; ++j) {
-          a.col(j) = y1.col(i).segment<3>(3 * (j - 1)).cast<double>();
-          m.col(j) = y2.col(i).segment<3>(3 * (j - 1)).cast<double>();
-        }
-        const Eigen::Matrix3Xd est = 0.5 * (a + mirror_h36m_joints(m));
-        const Pose& t = val.truth[std::size_t(i)];
-        sum += (est - (t.colwise() - t.col(0))).colwise().norm().mean();
-      }
-      report.validation_p1_mm = sum / double(val.x.cols());
-    }
+    report.validation_p1_mm = validate(trainer.weights());
     if (on_epoch) on_epoch(report);
     if (o.max_minutes > 0 && report.seconds > 60.0 * o.max_minutes) break;
   }
