@@ -1,0 +1,151 @@
+// Lifting 2D keypoints to 3D joints.
+//
+// The sparse shape-space model (X. Zhou et al., "Sparseness Meets Deepness", CVPR 2016, and "Sparse
+// Representation for 3D Shape Estimation: A Convex Relaxation Approach", TPAMI 2017): a pose S (3 x J, centred)
+// is a sparse combination of basis poses learned from motion capture, S = sum_k c_k B_k, seen through a
+// rotation R and a weak-perspective camera. Given 2D points W (2 x J) and per-joint weights w it solves
+//
+//     min_{c, R, t}  1/2 sum_j w_j || W_j - Pi R S_j - t ||^2 + alpha ||c||_1,   Pi = [I_2 0], R in SO(3)
+//
+// first by its convex relaxation (each basis gets its own 2x3 matrix M_k = c_k Pi R_k; ADMM with the
+// proximal operator of the spectral norm), then by alternating rotation, coefficients and translation from
+// there. The scale of the image is carried by c, so the shape comes out in image units; a metric scale is
+// set afterwards from a known mean bone length.
+#pragma once
+
+#include <Eigen/Core>
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "monobody/camera.hpp"
+#include "monobody/keypoints.hpp"
+
+namespace monobody {
+
+// ----------------------------------------------------------------------------------------------------------
+// Pose dictionaries
+
+// K basis poses over the joints of one joint set. Each basis is centred (zero mean over the joints).
+// Frame: x right, y down (so an upright person has the head at negative y), as the camera frame.
+struct PoseDictionary {
+  JointSet joint_set = JointSet::H36m17;
+  Eigen::MatrixXd bases;  // 3K x J: rows 3k, 3k+1, 3k+2 are the x, y, z of basis k
+  Eigen::Matrix3Xd mean;  // 3 x J: mean of the training shapes (same units as the bases)
+  nlohmann::json info = nlohmann::json::object();  // provenance: data, options, the regenerating command
+
+  int size() const { return int(bases.rows() / 3); }
+  int joint_count() const { return int(bases.cols()); }
+  auto basis(int k) const { return bases.middleRows<3>(3 * k); }
+};
+
+// Reads `<stem>.json` with the arrays beside it, `<stem>.B.npy` (K, 3, J) and `<stem>.mu.npy` (3, J).
+// The JSON may give "joint_set" (default h36m17) and "index_in_h36m17" (the file's joint i is joint
+// index_in_h36m17[i]; MonoCap's dictionaries use it). Throws monobody::Error naming the problem.
+PoseDictionary read_pose_dictionary(const std::filesystem::path& json_path);
+// Writes the three files atomically (float32 arrays).
+void write_pose_dictionary(const std::filesystem::path& json_path, const PoseDictionary& dictionary);
+// models/lift/cmu-k128.json in the source tree (or $MONOBODY_SOURCE_DIR): the default, CMU-only dictionary.
+std::filesystem::path default_pose_dictionary_path();
+
+// ----------------------------------------------------------------------------------------------------------
+// The solver
+
+struct SparseLiftOptions {
+  // Weight of ||c||_1. The 2D points are centred and scaled to unit RMS radius before solving, so alpha does
+  // not depend on the image size.
+  double alpha = 0.05;
+  int max_admm_iterations = 1000;
+  double admm_tolerance = 1e-4;      // relative primal and dual residuals
+  int max_refine_iterations = 100;   // per start
+  int refine_starts = 3;            // refine from the rotations of this many of the strongest bases
+  double refine_tolerance = 1e-7;    // stop when the objective drops by less than this fraction
+  bool refine = true;
+};
+
+struct SparsePose {
+  Eigen::VectorXd coefficients;      // c, K
+  Eigen::Matrix3d rotation = Eigen::Matrix3d::Identity();  // dictionary frame -> camera frame
+  Eigen::Matrix3Xd shape;            // sum_k c_k B_k in the dictionary frame, input units
+  Eigen::Matrix3Xd joints;           // rotation * shape: camera orientation, input units, centroid at 0
+  Eigen::Vector2d translation = Eigen::Vector2d::Zero();  // image position of the shape's centroid
+  int admm_iterations = 0;
+  int refine_iterations = 0;
+  // Objective values in normalised units (2D scaled to unit RMS radius): with c = 0, of the convex relaxation
+  // at its solution, of the original problem at the (c, R) read from it, and at the end.
+  double initial_objective = 0.0;
+  double convex_objective = 0.0;
+  double objective_after_convex = 0.0;
+  double objective = 0.0;
+  double reprojection_rms = 0.0;     // weighted RMS 2D residual, input units
+};
+
+// Solves the problem above for one pose. The solver keeps only precomputed data of the dictionary, so one
+// instance may serve several threads. The dictionary must outlive the solver.
+class SparsePoseSolver {
+ public:
+  explicit SparsePoseSolver(const PoseDictionary& dictionary, SparseLiftOptions options = {});
+
+  // points: 2 x J (any units, e.g. pixels or normalised camera coordinates); weights: J, >= 0, where 0 or a
+  // non-finite point marks a missing joint. Throws monobody::Error for fewer than 5 visible joints, points
+  // that all coincide, or a result that is not finite.
+  SparsePose solve(const Eigen::Matrix2Xd& points, const Eigen::VectorXd& weights) const;
+
+  const SparseLiftOptions& options() const { return options_; }
+  const PoseDictionary& dictionary() const { return *dictionary_; }
+
+ private:
+  const PoseDictionary* dictionary_;
+  SparseLiftOptions options_;
+  Eigen::MatrixXd basis_gram_;       // J x J: bases^T bases
+};
+
+// ----------------------------------------------------------------------------------------------------------
+// Lifters: 2D keypoints (+ camera) -> root-relative 3D. Any lifter plugs into the evaluation.
+
+struct LiftOutput {
+  Joints3D joints;                   // H36M-17, metres, camera orientation, pelvis at the origin
+  int iterations = 0;                // solver iterations (0 for a lifter that does not iterate)
+  double reprojection_rms = 0.0;     // 2D residual of the fit in the input's units (0 if not applicable)
+};
+
+class Lifter {
+ public:
+  virtual ~Lifter() = default;
+  virtual std::string name() const = 0;
+  // keypoints in any joint set that maps to H36M-17; camera: the intrinsics of the image, if known.
+  // Must be safe to call from several threads at once. Throws monobody::Error for unusable input.
+  virtual LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const = 0;
+};
+
+// Mean length of the 16 bones of H36M-17 over Human3.6M's training subjects (S1, S5-S8), metres
+// (shared/data/h36m/README.md, "Facts measured"): the metric scale of a weak-perspective reconstruction.
+inline constexpr double kH36mMeanBoneLength = 0.2591;
+
+double mean_bone_length(const Eigen::Matrix3Xd& joints, JointSet set);
+
+struct SparseLifterOptions {
+  SparseLiftOptions solver;
+  double mean_bone_length = kH36mMeanBoneLength;  // metres; sets the scale of the output
+};
+
+// The sparse shape-space lifter. With a camera, keypoints are first undistorted and normalised
+// (x/z, y/z), which removes the lens distortion and the principal point from the weak-perspective fit.
+class SparseLifter final : public Lifter {
+ public:
+  explicit SparseLifter(PoseDictionary dictionary, SparseLifterOptions options = {});
+  std::string name() const override { return "sparse"; }
+  LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const override;
+  // As lift(), also returning the solver's state.
+  LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera, SparsePose& pose) const;
+
+  const PoseDictionary& dictionary() const { return *dictionary_; }
+
+ private:
+  std::unique_ptr<PoseDictionary> dictionary_;  // heap-held so the solver's pointer survives moves
+  SparseLifterOptions options_;
+  SparsePoseSolver solver_;
+};
+
+}  // namespace monobody

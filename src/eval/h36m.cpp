@@ -1,0 +1,200 @@
+// The Human3.6M evaluation: every selected frame of every camera of the chosen subjects, lifted and compared
+// with the ground truth in the camera frame.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <thread>
+
+#include "monobody/error.hpp"
+#include "monobody/eval.hpp"
+#include "monobody/files.hpp"
+#include "monobody/npy.hpp"
+
+namespace monobody {
+namespace fs = std::filesystem;
+namespace {
+
+struct H36mCamera {
+  PinholeCamera<double> intrinsics;
+  CameraPose<double> pose;  // world -> camera, millimetres
+};
+
+H36mCamera parse_camera(const nlohmann::json& j, const std::string& where) {
+  try {
+    H36mCamera c;
+    for (int r = 0; r < 3; ++r)
+      for (int k = 0; k < 3; ++k) c.pose.R(r, k) = j.at("R").at(r).at(k).get<double>();
+    for (int r = 0; r < 3; ++r) c.pose.t[r] = j.at("t").at(r).get<double>();
+    c.intrinsics.fx = j.at("f").at(0).get<double>();
+    c.intrinsics.fy = j.at("f").at(1).get<double>();
+    c.intrinsics.cx = j.at("c").at(0).get<double>();
+    c.intrinsics.cy = j.at("c").at(1).get<double>();
+    // Human3.6M's tangential terms differ from OpenCV's by < 0.5 px here (data README); radial ones agree.
+    c.intrinsics.distortion = {j.at("k").at(0).get<double>(), j.at("k").at(1).get<double>(),
+                               j.at("p").at(0).get<double>(), j.at("p").at(1).get<double>(),
+                               j.at("k").at(2).get<double>()};
+    return c;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error("h36m cameras.json: " + where + ": " + e.what());
+  }
+}
+
+// One camera's view of one sequence: the task unit of the evaluation.
+struct View {
+  int action = -1;
+  const NpyArray<float>* world = nullptr;  // (T, 17, 3) mm
+  NpyArray<float> detections;              // (T, 16, 2) px, only for the SH input
+  H36mCamera camera;
+  std::vector<int> frames;
+};
+
+struct PoseResult {
+  double p1 = 0, p2 = 0, ms = 0;
+  int iterations = 0;
+  bool ok = false;
+};
+
+std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, H36mInput input) {
+  std::vector<PoseResult> out(v.frames.size());
+  Eigen::Matrix3Xd truth(3, 17);
+  for (std::size_t i = 0; i < v.frames.size(); ++i) {
+    const int f = v.frames[i];
+    for (int j = 0; j < 17; ++j)
+      truth.col(j) = v.camera.pose.to_camera(Eigen::Vector3d(v.world->at({f, j, 0}), v.world->at({f, j, 1}),
+                                                             v.world->at({f, j, 2})));
+    Keypoints2D kp;
+    if (input == H36mInput::GroundTruth) {
+      kp = Keypoints2D::zeros(JointSet::H36m17);
+      for (int j = 0; j < 17; ++j) kp.xy.col(j) = v.camera.intrinsics.project(truth.col(j));
+    } else {
+      kp = Keypoints2D::zeros(JointSet::Mpii16);
+      for (int j = 0; j < 16; ++j) kp.xy.col(j) << v.detections.at({f, j, 0}), v.detections.at({f, j, 1});
+    }
+    kp.confidence.setOnes();
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      const LiftOutput lifted = lifter.lift(kp, &v.camera.intrinsics);
+      out[i].ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      const Eigen::Matrix3Xd estimate = lifted.joints.xyz * 1000.0;
+      out[i].p1 = mpjpe(estimate, truth);
+      out[i].p2 = pa_mpjpe(estimate, truth);
+      out[i].iterations = lifted.iterations;
+      out[i].ok = true;
+    } catch (const Error&) {
+      out[i].ok = false;  // counted as a failure
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+int h36m_action_index(std::string_view sequence) {
+  const auto underscore = sequence.find('_');
+  const std::string_view base = sequence.substr(0, underscore);
+  for (int a = 0; a < kH36mActionCount; ++a)
+    if (kH36mActions[a] == base) return a;
+  return -1;
+}
+
+H36mReport evaluate_h36m(const Lifter& lifter, const H36mEvalOptions& options,
+                         const std::function<void(long, long)>& progress) {
+  if (options.stride < 1) throw Error("h36m: the stride must be at least 1");
+  if (options.max_frames < 0) throw Error("h36m: max frames must be >= 0");
+  const fs::path dir = options.data_dir;
+  const nlohmann::json index = read_json_file(dir / "index.json");
+  const nlohmann::json cameras = read_json_file(dir / "cameras.json");
+
+  // Load everything first (S9 is ~10 MB), so the workers only compute.
+  std::map<std::string, NpyArray<float>> world;
+  std::vector<View> views;
+  for (const std::string& subject : options.subjects) {
+    if (!cameras.at("cameras").contains(subject)) throw Error("h36m: no subject '" + subject + "' in " + dir.string());
+    for (const auto& seq : index.at("sequences")) {
+      if (seq.at("subject").get<std::string>() != subject) continue;
+      const std::string action = seq.at("action").get<std::string>();
+      const int a = h36m_action_index(action);
+      if (a < 0) throw Error("h36m: unknown action '" + action + "'");
+      const std::string key = subject + "/" + action;
+      NpyArray<float>& pos = world[key] = read_npy<float>(dir / subject / (action + ".pos3d_world.npy"));
+      if (pos.shape.size() != 3 || pos.shape[1] != 17 || pos.shape[2] != 3)
+        throw Error("h36m: " + key + ".pos3d_world.npy must have shape (T, 17, 3)");
+      std::vector<int> frames;
+      for (long f = 0; f < pos.shape[0]; f += options.stride) {
+        if (options.max_frames > 0 && long(frames.size()) >= options.max_frames) break;
+        frames.push_back(int(f));
+      }
+      for (const auto& cam : seq.at("cameras_with_sh2d")) {
+        const std::string id = cam.get<std::string>();
+        View v;
+        v.action = a;
+        v.world = &pos;
+        v.frames = frames;
+        v.camera = parse_camera(cameras.at("cameras").at(subject).at(id), subject + "/" + id);
+        if (options.input == H36mInput::StackedHourglass) {
+          v.detections = read_npy<float>(dir / subject / (action + "." + id + ".sh2d.npy"));
+          if (v.detections.shape.size() != 3 || v.detections.shape[0] != pos.shape[0] || v.detections.shape[1] != 16 ||
+              v.detections.shape[2] != 2)
+            throw Error("h36m: " + key + "." + id + ".sh2d.npy must have shape (T, 16, 2) matching the 3D");
+        }
+        views.push_back(std::move(v));
+      }
+    }
+  }
+  if (views.empty()) throw Error("h36m: no sequences for the chosen subjects");
+
+  long total = 0;
+  for (const auto& v : views) total += long(v.frames.size());
+  std::vector<std::vector<PoseResult>> results(views.size());
+  std::atomic<std::size_t> next{0};
+  std::atomic<long> done{0};
+  auto worker = [&](bool report) {
+    for (std::size_t i; (i = next.fetch_add(1)) < views.size();) {
+      results[i] = run_view(lifter, views[i], options.input);
+      done += long(results[i].size());
+      if (report && progress) progress(done.load(), total);
+    }
+  };
+  std::vector<std::thread> threads;
+  for (int t = 1; t < std::max(1, options.threads); ++t) threads.emplace_back(worker, false);
+  worker(true);
+  for (auto& t : threads) t.join();
+  if (progress) progress(total, total);
+
+  H36mReport report;
+  report.lifter = lifter.name();
+  report.subjects = options.subjects;
+  report.input = options.input == H36mInput::GroundTruth ? "gt" : "sh";
+  for (std::size_t i = 0; i < views.size(); ++i) {
+    auto& errors = report.actions[views[i].action];
+    for (const PoseResult& r : results[i]) {
+      if (!r.ok) {
+        ++report.failures;
+        continue;
+      }
+      ++errors.poses;
+      errors.p1 += r.p1;
+      errors.p2 += r.p2;
+      report.milliseconds.push_back(r.ms);
+      report.iterations.push_back(r.iterations);
+    }
+  }
+  int actions = 0;
+  for (auto& e : report.actions) {
+    if (e.poses == 0) continue;
+    e.p1 /= double(e.poses);
+    e.p2 /= double(e.poses);
+    report.p1 += e.p1;
+    report.p2 += e.p2;
+    report.poses += e.poses;
+    ++actions;
+  }
+  if (actions > 0) {
+    report.p1 /= actions;
+    report.p2 /= actions;
+  }
+  return report;
+}
+
+}  // namespace monobody

@@ -1,0 +1,231 @@
+#include <gtest/gtest.h>
+
+#include <Eigen/Geometry>
+#include <cmath>
+#include <random>
+
+#include "monobody/error.hpp"
+#include "monobody/lift.hpp"
+#include "test_support.hpp"
+
+namespace monobody {
+namespace {
+
+// A known dictionary: K random centred bases over the H36M-17 joints, each of unit Frobenius norm.
+PoseDictionary random_dictionary(int K, std::mt19937& rng) {
+  std::normal_distribution<double> normal;
+  PoseDictionary d;
+  d.bases.resize(3 * K, 17);
+  for (int i = 0; i < d.bases.size(); ++i) d.bases.data()[i] = normal(rng);
+  for (int k = 0; k < K; ++k) {
+    auto b = d.bases.middleRows<3>(3 * k);
+    b.colwise() -= b.rowwise().mean().eval();
+    b /= b.norm();
+  }
+  d.mean = Eigen::Matrix3Xd::Zero(3, 17);
+  return d;
+}
+
+Eigen::Matrix3d random_rotation(std::mt19937& rng) {
+  std::normal_distribution<double> normal;
+  Eigen::Quaterniond q(normal(rng), normal(rng), normal(rng), normal(rng));
+  return q.normalized().toRotationMatrix();
+}
+
+struct Sample {
+  Eigen::Matrix3Xd joints;  // camera orientation, mm, centroid at 0
+  Eigen::Matrix2Xd points;  // pixels
+};
+
+// A pose with `active` random coefficients, rotated, scaled to a mean bone length of 259 mm, and seen by a
+// weak-perspective camera at 0.2 px/mm.
+Sample random_sample(const PoseDictionary& d, int active, std::mt19937& rng) {
+  std::uniform_int_distribution<int> pick(0, d.size() - 1);
+  std::uniform_real_distribution<double> magnitude(0.5, 1.5);
+  Eigen::Matrix3Xd shape = Eigen::Matrix3Xd::Zero(3, 17);
+  for (int i = 0; i < active; ++i) shape += magnitude(rng) * d.basis(pick(rng));
+  Sample s;
+  s.joints = random_rotation(rng) * shape;
+  s.joints *= 259.0 / mean_bone_length(s.joints, JointSet::H36m17);
+  s.points = 0.2 * s.joints.topRows<2>();
+  s.points.colwise() += Eigen::Vector2d(480, 320);
+  return s;
+}
+
+// Mean per-joint distance after removing the centroids and bringing the estimate to the truth's scale
+// (weak perspective fixes the shape up to scale).
+double shape_error_mm(const Eigen::Matrix3Xd& estimate, const Eigen::Matrix3Xd& truth) {
+  Eigen::Matrix3Xd e = estimate.colwise() - estimate.rowwise().mean();
+  Eigen::Matrix3Xd t = truth.colwise() - truth.rowwise().mean();
+  e *= mean_bone_length(t, JointSet::H36m17) / mean_bone_length(e, JointSet::H36m17);
+  return (e - t).colwise().norm().mean();
+}
+
+TEST(SparsePoseSolver, RecoversNoiselessPosesOfAKnownDictionary) {
+  std::mt19937 rng(7);
+  const PoseDictionary d = random_dictionary(64, rng);
+  SparseLiftOptions options;
+  options.alpha = 1e-3;  // noiseless: only a touch of shrinkage, so the recovered shape is unbiased
+  const SparsePoseSolver solver(d, options);
+  double worst = 0.0;
+  for (int trial = 0; trial < 20; ++trial) {
+    const Sample s = random_sample(d, 3, rng);
+    const SparsePose pose = solver.solve(s.points, Eigen::VectorXd::Ones(17));
+    worst = std::max(worst, shape_error_mm(pose.joints, s.joints));
+    // The reprojection is exact too (pixels).
+    EXPECT_LT(pose.reprojection_rms, 0.05);
+  }
+  EXPECT_LT(worst, 1.0);
+}
+
+TEST(SparsePoseSolver, ConvexStepAndRefinementEachLowerTheObjective) {
+  std::mt19937 rng(11);
+  const PoseDictionary d = random_dictionary(64, rng);
+  SparseLiftOptions options;
+  options.alpha = 0.05;
+  const SparsePoseSolver solver(d, options);
+  std::normal_distribution<double> noise(0.0, 2.0);
+  for (int trial = 0; trial < 10; ++trial) {
+    Sample s = random_sample(d, 4, rng);
+    for (int i = 0; i < s.points.size(); ++i) s.points.data()[i] += noise(rng);
+    const SparsePose pose = solver.solve(s.points, Eigen::VectorXd::Ones(17));
+    EXPECT_LT(pose.convex_objective, 0.5 * pose.initial_objective);
+    // The relaxation is a lower bound of the original problem at its own solution.
+    EXPECT_LE(pose.convex_objective, pose.objective_after_convex + 1e-9);
+    EXPECT_LE(pose.objective, pose.objective_after_convex + 1e-12);
+    EXPECT_GE(pose.refine_iterations, 1);
+    EXPECT_LT(pose.admm_iterations, options.max_admm_iterations);  // converged, not stopped
+  }
+}
+
+TEST(SparsePoseSolver, DegradesGracefullyWithNoise) {
+  std::mt19937 rng(5);
+  const PoseDictionary d = random_dictionary(64, rng);
+  SparseLiftOptions options;
+  options.alpha = 1e-3;
+  const SparsePoseSolver solver(d, options);
+  // Noise in pixels for a pose about 100 px across (bones ~ 52 px).
+  const double sigmas[] = {0.0, 0.5, 2.0};
+  double error[3] = {0, 0, 0};
+  const int trials = 20;
+  for (int trial = 0; trial < trials; ++trial) {
+    const Sample s = random_sample(d, 3, rng);
+    for (int n = 0; n < 3; ++n) {
+      std::normal_distribution<double> noise(0.0, sigmas[n]);
+      Eigen::Matrix2Xd points = s.points;
+      if (sigmas[n] > 0)
+        for (int i = 0; i < points.size(); ++i) points.data()[i] += noise(rng);
+      error[n] += shape_error_mm(solver.solve(points, Eigen::VectorXd::Ones(17)).joints, s.joints) / trials;
+    }
+  }
+  EXPECT_LT(error[0], 1.0);
+  // 0.5 px is 2.5 mm in the image plane; the depth it induces is amplified but bounded.
+  EXPECT_LT(error[1], 25.0);
+  EXPECT_LT(error[2], 60.0);
+  EXPECT_LT(error[1], error[2]);
+}
+
+TEST(SparsePoseSolver, HandlesWeightsAndMissingJoints) {
+  std::mt19937 rng(3);
+  const PoseDictionary d = random_dictionary(64, rng);
+  SparseLiftOptions options;
+  options.alpha = 1e-3;
+  const SparsePoseSolver solver(d, options);
+  const Sample s = random_sample(d, 3, rng);
+  // Wrist and ankle missing (one by NaN, one by zero weight); the rest with uneven confidences.
+  Eigen::Matrix2Xd points = s.points;
+  points.col(13).setConstant(std::nan(""));
+  Eigen::VectorXd weights = Eigen::VectorXd::LinSpaced(17, 0.3, 1.0);
+  weights[3] = 0.0;
+  const SparsePose pose = solver.solve(points, weights);
+  ASSERT_TRUE(pose.joints.allFinite());
+  // The shape model fills in the two unseen joints.
+  EXPECT_LT(shape_error_mm(pose.joints, s.joints), 1.0);
+}
+
+TEST(SparsePoseSolver, RejectsDegenerateInputWithClearErrors) {
+  std::mt19937 rng(1);
+  const PoseDictionary d = random_dictionary(16, rng);
+  const SparsePoseSolver solver(d);
+  const Sample s = random_sample(d, 2, rng);
+  Eigen::VectorXd weights = Eigen::VectorXd::Zero(17);
+  weights.head(4).setOnes();
+  try {
+    solver.solve(s.points, weights);
+    FAIL() << "4 visible joints accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("only 4 visible joints"), std::string::npos) << e.what();
+  }
+  const Eigen::Matrix2Xd same = Eigen::Vector2d(10, 20).replicate(1, 17);
+  try {
+    solver.solve(same, Eigen::VectorXd::Ones(17));
+    FAIL() << "coincident points accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("coincide"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(solver.solve(s.points.leftCols(16), Eigen::VectorXd::Ones(16)), Error);
+  EXPECT_THROW(solver.solve(s.points, Eigen::VectorXd::Ones(3)), Error);
+}
+
+TEST(SparsePoseSolver, NeverReturnsNonFiniteValuesOnArbitraryInput) {
+  std::mt19937 rng(9);
+  const PoseDictionary d = random_dictionary(32, rng);
+  const SparsePoseSolver solver(d);
+  std::uniform_real_distribution<double> coordinate(-1e4, 1e4);
+  for (int trial = 0; trial < 50; ++trial) {
+    Eigen::Matrix2Xd points(2, 17);
+    for (int i = 0; i < points.size(); ++i) points.data()[i] = coordinate(rng);
+    if (trial % 5 == 0) points.row(1).setConstant(3.0);  // collinear
+    if (trial % 7 == 0) points *= 1e-6;                  // tiny but distinct
+    const SparsePose pose = solver.solve(points, Eigen::VectorXd::Ones(17));
+    EXPECT_TRUE(pose.joints.allFinite() && pose.coefficients.allFinite() && std::isfinite(pose.objective));
+  }
+}
+
+// The lifter on the authors' own dictionary (GPL, read from the shared data at test time only): the pose
+// comes back in metres with the requested mean bone length, pelvis at the origin.
+TEST(SparseLifter, RecoversPosesOfTheReferenceDictionary) {
+  MONOBODY_SHARED_FILE_OR_SKIP(path, "reference/monocap_posedicts/poseDict-all-K128.json");
+  std::mt19937 rng(21);
+  PoseDictionary d = read_pose_dictionary(path);
+  SparseLifterOptions options;
+  options.solver.alpha = 1e-3;
+  const SparseLifter lifter(d, options);
+  double worst = 0.0;
+  for (int trial = 0; trial < 10; ++trial) {
+    const Sample s = random_sample(lifter.dictionary(), 3, rng);
+    Keypoints2D kp = Keypoints2D::zeros(JointSet::H36m17);
+    kp.xy = s.points;
+    kp.confidence.setOnes();
+    const LiftOutput out = lifter.lift(kp, nullptr);
+    EXPECT_NEAR(mean_bone_length(out.joints.xyz, JointSet::H36m17), kH36mMeanBoneLength, 1e-9);
+    EXPECT_LT(out.joints.xyz.col(0).norm(), 1e-12);
+    worst = std::max(worst, shape_error_mm(out.joints.xyz * 1000.0, s.joints));
+  }
+  EXPECT_LT(worst, 1.0);
+}
+
+// MPII-16 input goes through the joint mapping; with a camera the points are normalised first.
+TEST(SparseLifter, AcceptsOtherJointSetsAndACamera) {
+  std::mt19937 rng(4);
+  PoseDictionary d = random_dictionary(32, rng);
+  const SparseLifter lifter(d);
+  const Sample s = random_sample(lifter.dictionary(), 2, rng);
+  Keypoints2D kp = Keypoints2D::zeros(JointSet::H36m17);
+  kp.xy = s.points;
+  kp.confidence.setOnes();
+  const Keypoints2D mpii = map_joints(kp, JointSet::Mpii16);
+  PinholeCamera<double> camera;
+  camera.fx = camera.fy = 1000;
+  camera.cx = 500;
+  camera.cy = 500;
+  camera.distortion.k1 = -0.2;
+  const LiftOutput out = lifter.lift(mpii, &camera);
+  EXPECT_TRUE(out.joints.xyz.allFinite());
+  EXPECT_EQ(out.joints.joint_set, JointSet::H36m17);
+  EXPECT_GT(out.iterations, 0);
+  EXPECT_NEAR(mean_bone_length(out.joints.xyz, JointSet::H36m17), kH36mMeanBoneLength, 1e-9);
+}
+
+}  // namespace
+}  // namespace monobody
