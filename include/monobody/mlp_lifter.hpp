@@ -14,6 +14,7 @@
 
 #include "monobody/camera.hpp"
 #include "monobody/keypoints.hpp"
+#include "monobody/lift.hpp"
 #include "monobody/mlp.hpp"
 
 namespace monobody {
@@ -34,16 +35,17 @@ struct MlpLifterOptions {
   bool flip_average = true;  // also lift the mirror image and average (test-time augmentation)
 };
 
-class MlpLifter {
+class MlpLifter final : public Lifter {
  public:
   // Throws monobody::Error for a missing or corrupt model file or one with the wrong input/output sizes.
   explicit MlpLifter(const std::filesystem::path& model, MlpLifterOptions options = {});
   explicit MlpLifter(MlpWeights weights, MlpLifterOptions options = {});
 
-  // keypoints in any joint set that maps to H36M-17; camera: the image's intrinsics (nullptr: unknown, a
-  // default camera for the keypoints' extent is assumed). Returns H36M-17 joints in metres, camera frame,
-  // pelvis at the origin. Throws monobody::Error for unusable keypoints. Thread-safe.
-  Joints3D lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const;
+  std::string name() const override { return "mlp"; }
+  // keypoints in any joint set that maps to H36M-17 (at least 13 of the 17 visible); camera: the image's
+  // intrinsics (nullptr: unknown; the person is then taken to be at the centre of the view). Returns H36M-17
+  // joints in metres, camera frame, pelvis at the origin. Throws monobody::Error for unusable keypoints.
+  LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const override;
   // Batched: pixels (H36M-17, one 2 x 17 block per pose) -> joints (3 x 17 per pose, millimetres).
   void lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const PinholeCamera<double>& camera,
                   std::vector<Eigen::Matrix3Xd>& joints_mm) const;

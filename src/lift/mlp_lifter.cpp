@@ -91,7 +91,7 @@ void MlpLifter::lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const Pi
   }
 }
 
-Joints3D MlpLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const {
+LiftOutput MlpLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const {
   const Keypoints2D h36m =
       keypoints.joint_set == JointSet::H36m17 ? keypoints : map_joints(keypoints, JointSet::H36m17);
   if (h36m.count_valid() < 17 - 4)
@@ -114,9 +114,10 @@ Joints3D MlpLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<doubl
   }
   std::vector<Eigen::Matrix3Xd> joints;
   lift_batch({pixels}, cam, joints);
-  Joints3D out = Joints3D::zeros(JointSet::H36m17);
-  out.xyz = joints[0] / 1000.0;
-  out.confidence = h36m.confidence.cwiseMin(1.0);
+  LiftOutput out;
+  out.joints = Joints3D::zeros(JointSet::H36m17);
+  out.joints.xyz = joints[0] / 1000.0;
+  out.joints.confidence = h36m.confidence.cwiseMin(1.0);
   return out;
 }
 

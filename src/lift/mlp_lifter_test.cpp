@@ -70,7 +70,7 @@ TEST(MlpLifterTraining, ShortRunLearnsToLiftHuman36m) {
   kp.confidence.setOnes();
   PinholeCamera<double> cam;
   cam.fx = cam.fy = 1000, cam.cx = 500, cam.cy = 500;
-  const Joints3D j = lifter.lift(kp, &cam);
+  const Joints3D j = lifter.lift(kp, &cam).joints;
   EXPECT_EQ(j.xyz.col(0), Eigen::Vector3d::Zero());
   // Metric output: a person's ankles are roughly 0.7-1.1 m below the pelvis... in the camera's y (down).
   EXPECT_GT(j.xyz(1, 3), 0.5);
