@@ -27,6 +27,9 @@ Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::IsMember({"detector", "none"}));
   sub->add_option("--virtual-cameras", opt->train.virtual_camera_fraction, "Fraction of samples seen by random cameras")
       ->check(CLI::Range(0.0, 1.0));
+  sub->add_flag("--with-depth", opt->train.with_depth,
+                "Also feed each joint's relative depth as a 2D network estimates it (MoCap + ordinal)");
+  sub->add_option("--depth-noise", opt->train.depth_noise, "Per-joint depth noise, in units of the 2D RMS radius");
   sub->add_option("--hidden", opt->train.hidden, "Width of the hidden layers")->check(CLI::Range(8, 8192));
   sub->add_option("--blocks", opt->train.blocks, "Residual blocks")->check(CLI::Range(0, 16));
   sub->add_option("--epochs", opt->train.epochs, "Epochs")->check(CLI::Range(1, 1000));

@@ -22,6 +22,12 @@ struct MlpLifterTrainOptions {
   std::vector<std::string> validation_subjects = {"S9"};
   LifterNoise noise = LifterNoise::Detector;
   double virtual_camera_fraction = 0.5;           // of the samples of poses that have real cameras
+  // "MoCap + ordinal": also feed each joint's relative depth, as a 2D network (BlazePose) estimates it. The
+  // training depths are the true ones, scaled by a random factor in [1 - s, 1 + s] (s = depth_scale_noise) and
+  // with Gaussian noise of depth_noise times the pose's 2D RMS radius per joint.
+  bool with_depth = false;
+  double depth_noise = 0.25;
+  double depth_scale_noise = 0.4;
   int hidden = 1024;
   int blocks = 2;
   int epochs = 20;

@@ -12,15 +12,19 @@ namespace {
 const std::vector<int>& h36m_mirror() { return skeleton(JointSet::H36m17).mirror; }
 
 void check_shape(const MlpWeights& w, const std::string& what) {
-  if (w.spec.inputs != kMlpLifterInputs || w.spec.outputs != kMlpLifterOutputs)
-    throw Error(what + " is not a lifter network (expected " + std::to_string(kMlpLifterInputs) + " inputs and " +
-                std::to_string(kMlpLifterOutputs) + " outputs)");
+  if ((w.spec.inputs != kMlpLifterInputs && w.spec.inputs != kMlpLifterInputsWithDepth) ||
+      w.spec.outputs != kMlpLifterOutputs)
+    throw Error(what + " is not a lifter network (expected " + std::to_string(kMlpLifterInputs) + " or " +
+                std::to_string(kMlpLifterInputsWithDepth) + " inputs and " + std::to_string(kMlpLifterOutputs) +
+                " outputs)");
 }
 
 }  // namespace
 
-bool mlp_lifter_features(const Eigen::Matrix2Xd& pixels, const PinholeCamera<double>& camera, float* features) {
+bool mlp_lifter_features(const Eigen::Matrix2Xd& pixels, const PinholeCamera<double>& camera, float* features,
+                         const Eigen::VectorXd* depth) {
   if (pixels.cols() != 17 || !pixels.allFinite()) return false;
+  if (depth && (depth->size() != 17 || !depth->allFinite())) return false;
   Eigen::Matrix<double, 2, 17> n;
   for (int j = 0; j < 17; ++j) n.col(j) = camera.normalized(pixels.col(j));
   const Eigen::Vector2d root = n.col(0);
@@ -34,6 +38,10 @@ bool mlp_lifter_features(const Eigen::Matrix2Xd& pixels, const PinholeCamera<dou
   }
   features[34] = float(root.x());
   features[35] = float(root.y());
+  if (depth) {
+    // Pixels -> normalised camera units (divide by the focal length) -> the 2D's RMS units.
+    for (int j = 0; j < 17; ++j) features[kMlpLifterInputs + j] = float(((*depth)[j] - (*depth)[0]) / camera.fx / rms);
+  }
   return true;
 }
 
@@ -44,6 +52,13 @@ Eigen::Matrix2Xd mirror_h36m_pixels(const Eigen::Matrix2Xd& pixels, double cx) {
     out(0, mirror[j]) = 2.0 * cx - pixels(0, j);
     out(1, mirror[j]) = pixels(1, j);
   }
+  return out;
+}
+
+Eigen::VectorXd mirror_h36m_depth(const Eigen::VectorXd& depth) {
+  const auto& mirror = h36m_mirror();
+  Eigen::VectorXd out(depth.size());
+  for (int j = 0; j < depth.size(); ++j) out[mirror[j]] = depth[j];
   return out;
 }
 
@@ -63,15 +78,23 @@ MlpLifter::MlpLifter(MlpWeights weights, MlpLifterOptions options)
   mlp_ = std::make_unique<Mlp>(weights_);
 }
 
-void MlpLifter::lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const PinholeCamera<double>& camera,
-                           std::vector<Eigen::Matrix3Xd>& joints_mm) const {
+void MlpLifter::lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const std::vector<Eigen::VectorXd>& depths,
+                           const PinholeCamera<double>& camera, std::vector<Eigen::Matrix3Xd>& joints_mm) const {
   const int n = int(pixels.size());
   const int views = options_.flip_average ? 2 : 1;
-  Eigen::MatrixXf x(kMlpLifterInputs, n * views), y(kMlpLifterOutputs, n * views);
+  if (uses_depth() && depths.size() != pixels.size())
+    throw Error("cannot lift: this model needs each keypoint's relative depth from the 2D network");
+  Eigen::MatrixXf x(weights_.spec.inputs, n * views), y(kMlpLifterOutputs, n * views);
   for (int i = 0; i < n; ++i) {
-    if (!mlp_lifter_features(pixels[i], camera, x.col(i).data()))
+    const Eigen::VectorXd* depth = uses_depth() ? &depths[std::size_t(i)] : nullptr;
+    if (!mlp_lifter_features(pixels[i], camera, x.col(i).data(), depth))
       throw Error("cannot lift: the 2D keypoints are degenerate (non-finite, or all at one point)");
-    if (views == 2) mlp_lifter_features(mirror_h36m_pixels(pixels[i], camera.cx), camera, x.col(n + i).data());
+    if (views == 2) {
+      Eigen::VectorXd mirrored_depth;
+      if (depth) mirrored_depth = mirror_h36m_depth(*depth);
+      mlp_lifter_features(mirror_h36m_pixels(pixels[i], camera.cx), camera, x.col(n + i).data(),
+                          depth ? &mirrored_depth : nullptr);
+    }
   }
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -100,8 +123,12 @@ LiftOutput MlpLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<dou
   // Missing joints take the position of their parent: the network has no notion of absence, and a joint
   // at its parent reads as a foreshortened limb rather than as an outlier.
   const auto& parents = skeleton(JointSet::H36m17).parents;
-  for (int j = 0; j < 17; ++j)
-    if (!h36m.valid(j) && parents[j] >= 0) pixels.col(j) = pixels.col(parents[j]);
+  Eigen::VectorXd depth = h36m.depth;
+  for (int j = 0; j < 17; ++j) {
+    if (h36m.valid(j) || parents[j] < 0) continue;
+    pixels.col(j) = pixels.col(parents[j]);
+    if (depth.size() == 17) depth[j] = depth[parents[j]];
+  }
   PinholeCamera<double> cam;
   if (camera) {
     cam = *camera;
@@ -112,8 +139,14 @@ LiftOutput MlpLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<dou
     cam.cx = pixels(0, 0);
     cam.cy = pixels(1, 0);
   }
+  std::vector<Eigen::VectorXd> depths;
+  if (uses_depth()) {
+    if (h36m.depth.size() != 17)
+      throw Error("cannot lift with '" + name() + "+ordinal': the keypoints carry no relative depths (BlazePose z)");
+    depths.push_back(depth);
+  }
   std::vector<Eigen::Matrix3Xd> joints;
-  lift_batch({pixels}, cam, joints);
+  lift_batch({pixels}, depths, cam, joints);
   LiftOutput out;
   out.joints = Joints3D::zeros(JointSet::H36m17);
   out.joints.xyz = joints[0] / 1000.0;

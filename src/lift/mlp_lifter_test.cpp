@@ -39,6 +39,31 @@ TEST(MlpLifterFeatures, AreScaleInvariantAndMirrorCorrectly) {
   EXPECT_FALSE(mlp_lifter_features(nan, cam, a));
 }
 
+TEST(MlpLifterFeatures, DepthsAreInTheUnitsOfThe2D) {
+  PinholeCamera<double> cam;
+  cam.fx = cam.fy = 1000, cam.cx = 500, cam.cy = 500;
+  const Eigen::Matrix2Xd px = sample_pixels();
+  Eigen::VectorXd depth = Eigen::VectorXd::LinSpaced(17, 0.0, 160.0);  // pixels, as BlazePose z * width
+  float a[kMlpLifterInputsWithDepth], b[kMlpLifterInputsWithDepth];
+  ASSERT_TRUE(mlp_lifter_features(px, cam, a, &depth));
+  // Doubling the person's image size and its depths together leaves every feature as it was.
+  const Eigen::Matrix2Xd bigger = (2.0 * (px.colwise() - px.col(0))).colwise() + px.col(0);
+  const Eigen::VectorXd deeper = 2.0 * depth;
+  ASSERT_TRUE(mlp_lifter_features(bigger, cam, b, &deeper));
+  for (int i = 0; i < kMlpLifterInputsWithDepth; ++i) {
+    if (i != 34 && i != 35) EXPECT_NEAR(a[i], b[i], 1e-6) << i;
+  }
+  // A depth of one RMS radius reads as 1.
+  double rms = 0;
+  for (int j = 1; j < 17; ++j) rms += (px.col(j) - px.col(0)).squaredNorm();
+  rms = std::sqrt(rms / 16);
+  depth.setZero();
+  depth[5] = rms;
+  ASSERT_TRUE(mlp_lifter_features(px, cam, a, &depth));
+  EXPECT_NEAR(a[kMlpLifterInputs + 5], 1.0, 1e-6);
+  EXPECT_NEAR(a[kMlpLifterInputs + 4], 0.0, 1e-9);
+}
+
 TEST(MlpLifterTraining, ShortRunLearnsToLiftHuman36m) {
   MONOBODY_SHARED_FILE_OR_SKIP(h36m, "h36m");
   MlpLifterTrainOptions o;

@@ -89,6 +89,18 @@ Pose mirror_world(const Pose& p) {
   return out;
 }
 
+// Relative depths in pixels as a 2D network would estimate them (see MlpLifterTrainOptions::with_depth).
+Eigen::VectorXd noisy_depth(const Pose& cam, const PinholeCamera<double>& intrinsics, const Eigen::Matrix2Xd& px,
+                            const MlpLifterTrainOptions& o, std::mt19937& rng) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::normal_distribution<double> normal(0.0, o.depth_noise * rms_radius(px));
+  const double scale = 1.0 + o.depth_scale_noise * u(rng);
+  Eigen::VectorXd depth(17);
+  for (int j = 0; j < 17; ++j)
+    depth[j] = scale * (cam(2, j) - cam(2, 0)) * intrinsics.fx / cam(2, 0) + (j ? normal(rng) : 0.0);
+  return depth;
+}
+
 class SampleMaker {
  public:
   SampleMaker(const PoseBank& bank, const std::vector<Residual>& residuals, const MlpLifterTrainOptions& o)
@@ -118,7 +130,9 @@ class SampleMaker {
     Eigen::Matrix2Xd px = project(cam, intrinsics);
     if (options_.noise == LifterNoise::Detector && !residuals_.empty() && u(rng) < 0.9)
       px += residuals_[rng() % residuals_.size()] * rms_radius(px);
-    if (!mlp_lifter_features(px, intrinsics, x)) return false;
+    Eigen::VectorXd depth;
+    if (options_.with_depth) depth = noisy_depth(cam, intrinsics, px, options_, rng);
+    if (!mlp_lifter_features(px, intrinsics, x, options_.with_depth ? &depth : nullptr)) return false;
     for (int j = 1; j < 17; ++j)
       for (int d = 0; d < 3; ++d) y[3 * (j - 1) + d] = float(cam(d, j) - cam(d, 0));
     return true;
@@ -169,10 +183,12 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
   }
   if (bank.poses.empty()) throw Error("train-lifter: no training poses");
 
+  const int inputs = o.with_depth ? kMlpLifterInputsWithDepth : kMlpLifterInputs;
   // Validation inputs, fixed for the whole run.
   Validation val;
   {
-    std::vector<std::array<float, kMlpLifterInputs>> xs, xm;
+    std::vector<std::array<float, kMlpLifterInputsWithDepth>> xs, xm;
+    std::mt19937 validation_rng(12345);  // the same noisy depths in every epoch and run
     for (const H36mSequence& s : load_h36m(o.h36m_dir, o.validation_subjects)) {
       for (int c = 0; c < kH36mCameraCount; ++c) {
         const H36mCamera& cam = s.cameras[std::size_t(c)];
@@ -183,20 +199,26 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
           for (int j = 0; j < 17; ++j) p.col(j) = cam.pose.to_camera(w.col(j));
           const Eigen::Matrix2Xd px =
               o.noise == LifterNoise::Detector ? Eigen::Matrix2Xd(sh_as_h36m(det, f).xy) : project(p, cam.intrinsics);
-          std::array<float, kMlpLifterInputs> a{}, b{};
-          if (!mlp_lifter_features(px, cam.intrinsics, a.data())) continue;
-          mlp_lifter_features(mirror_h36m_pixels(px, cam.intrinsics.cx), cam.intrinsics, b.data());
+          std::array<float, kMlpLifterInputsWithDepth> a{}, b{};
+          Eigen::VectorXd depth, mirrored;
+          if (o.with_depth) {
+            depth = noisy_depth(p, cam.intrinsics, px, o, validation_rng);
+            mirrored = mirror_h36m_depth(depth);
+          }
+          if (!mlp_lifter_features(px, cam.intrinsics, a.data(), o.with_depth ? &depth : nullptr)) continue;
+          mlp_lifter_features(mirror_h36m_pixels(px, cam.intrinsics.cx), cam.intrinsics, b.data(),
+                              o.with_depth ? &mirrored : nullptr);
           xs.push_back(a);
           xm.push_back(b);
           val.truth.push_back(p);
         }
       }
     }
-    val.x.resize(kMlpLifterInputs, Eigen::Index(xs.size()));
-    val.x_mirror.resize(kMlpLifterInputs, Eigen::Index(xs.size()));
+    val.x.resize(inputs, Eigen::Index(xs.size()));
+    val.x_mirror.resize(inputs, Eigen::Index(xs.size()));
     for (std::size_t i = 0; i < xs.size(); ++i) {
-      val.x.col(Eigen::Index(i)) = Eigen::Map<const Eigen::VectorXf>(xs[i].data(), kMlpLifterInputs);
-      val.x_mirror.col(Eigen::Index(i)) = Eigen::Map<const Eigen::VectorXf>(xm[i].data(), kMlpLifterInputs);
+      val.x.col(Eigen::Index(i)) = Eigen::Map<const Eigen::VectorXf>(xs[i].data(), inputs);
+      val.x_mirror.col(Eigen::Index(i)) = Eigen::Map<const Eigen::VectorXf>(xm[i].data(), inputs);
     }
   }
 
@@ -209,9 +231,9 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
   };
 
   // Normalisation from a large sample of the training distribution.
-  MlpWeights weights = MlpWeights::initialise({kMlpLifterInputs, kMlpLifterOutputs, o.hidden, o.blocks}, o.seed);
+  MlpWeights weights = MlpWeights::initialise({inputs, kMlpLifterOutputs, o.hidden, o.blocks}, o.seed);
   {
-    Eigen::MatrixXf x(kMlpLifterInputs, 50000), y(kMlpLifterOutputs, 50000);
+    Eigen::MatrixXf x(inputs, 50000), y(kMlpLifterOutputs, 50000);
     fill(x, y);
     auto stats = [](const Eigen::MatrixXf& m, Eigen::VectorXf& mean, Eigen::VectorXf& std) {
       mean = m.rowwise().mean();
@@ -250,7 +272,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
   // Epoch 0: the untrained network predicts the mean pose, the baseline every epoch must beat.
   if (on_epoch) on_epoch({0, 0.0, validate(trainer.weights()), 0.0});
 
-  Eigen::MatrixXf x(kMlpLifterInputs, o.batch), y(kMlpLifterOutputs, o.batch);
+  Eigen::MatrixXf x(inputs, o.batch), y(kMlpLifterOutputs, o.batch);
   const auto start = std::chrono::steady_clock::now();
   long done = 0;
   for (int epoch = 1; epoch <= o.epochs; ++epoch) {
@@ -276,6 +298,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
   out.metadata = {{"kind", "monobody lifter"},
                   {"h36m_subjects", o.h36m_subjects},
                   {"noise", o.noise == LifterNoise::Detector ? "detector" : "none"},
+                  {"with_depth", o.with_depth},
                   {"virtual_camera_fraction", o.virtual_camera_fraction},
                   {"epochs", o.epochs},
                   {"samples_per_epoch", per_epoch},
