@@ -25,6 +25,9 @@ struct Command {
 
 Command add_convert_command(CLI::App& app, const GlobalOptions& global);
 Command add_draw_command(CLI::App& app, const GlobalOptions& global);
+Command add_lift_command(CLI::App& app, const GlobalOptions& global);
+Command add_eval_command(CLI::App& app, const GlobalOptions& global);
+Command add_train_dictionary_command(CLI::App& app, const GlobalOptions& global);
 Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace monobody::cli

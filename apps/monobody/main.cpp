@@ -34,6 +34,9 @@ int main(int argc, char** argv) {
   const std::vector<Command> commands = {
       add_convert_command(app, global),
       add_draw_command(app, global),
+      add_lift_command(app, global),
+      add_eval_command(app, global),
+      add_train_dictionary_command(app, global),
       add_train_lifter_command(app, global),
   };
 

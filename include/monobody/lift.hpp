@@ -15,9 +15,11 @@
 
 #include <Eigen/Core>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "monobody/camera.hpp"
 #include "monobody/keypoints.hpp"
@@ -58,9 +60,9 @@ struct SparseLiftOptions {
   double alpha = 0.05;
   int max_admm_iterations = 1000;
   double admm_tolerance = 1e-4;      // relative primal and dual residuals
-  int max_refine_iterations = 100;   // per start
+  int max_refine_iterations = 30;    // per start
   int refine_starts = 3;            // refine from the rotations of this many of the strongest bases
-  double refine_tolerance = 1e-7;    // stop when the objective drops by less than this fraction
+  double refine_tolerance = 1e-6;    // stop when the objective drops by less than this fraction
   bool refine = true;
 };
 
@@ -147,5 +149,48 @@ class SparseLifter final : public Lifter {
   SparseLifterOptions options_;
   SparsePoseSolver solver_;
 };
+
+}  // namespace monobody
+
+namespace monobody {
+
+// ----------------------------------------------------------------------------------------------------------
+// Learning dictionaries from motion capture
+
+// H36M-17 training poses from the shared data (units and frames as stored; normalise them before learning).
+// Human3.6M: `h36m_dir`/<subject>/*.pos3d_world.npy, every `step`-th frame.
+std::vector<Eigen::Matrix3Xd> load_h36m_poses(const std::filesystem::path& h36m_dir,
+                                              const std::vector<std::string>& subjects, int step);
+// CMU mocap: the forward-kinematics joint positions of mocap/cmu/deepmimic and mocap/cmu/expmap_li2018, mapped
+// to H36M-17, every `step`-th frame.
+std::vector<Eigen::Matrix3Xd> load_cmu_poses(const std::filesystem::path& cmu_dir, int step);
+
+// Centred on the joints' mean, scaled to unit mean bone length, and turned to a canonical orientation: the
+// pelvis-to-thorax direction up (-y), the right-to-left hip direction (made perpendicular) along +x, so the
+// person faces -z (toward a camera). Throws monobody::Error for a degenerate pose.
+Eigen::Matrix3Xd normalize_training_pose(const Eigen::Matrix3Xd& pose);
+
+struct DictionaryLearningOptions {
+  int bases = 128;
+  double lambda = 0.1;      // l1 weight of the sparse codes, for unit-norm atoms and normalised poses
+  int iterations = 25;      // alternations of sparse coding and dictionary update
+  int coding_iterations = 30;  // FISTA iterations per sparse coding (warm-started)
+  int max_samples = 12000;  // poses used (a random subset when there are more)
+  unsigned seed = 1;
+};
+
+struct DictionaryLearningReport {
+  double relative_error = 0.0;    // ||X - D C||_F / ||X||_F on the training poses
+  double mean_active = 0.0;       // mean number of non-zero codes per pose
+  int samples = 0;
+};
+
+// min_{D, C} 1/2 ||X - D C||_F^2 + lambda ||C||_1 with ||d_k|| <= 1, by alternating FISTA sparse coding and
+// block-coordinate dictionary updates (Mairal et al., JMLR 2010). The poses must be normalised. The stored
+// bases are scaled to the Frobenius norm of the mean pose, so that a lifter's alpha transfers between
+// dictionaries. progress(iteration, relative error) is called after each alternation.
+PoseDictionary learn_pose_dictionary(const std::vector<Eigen::Matrix3Xd>& poses,
+                                     const DictionaryLearningOptions& options, DictionaryLearningReport* report = nullptr,
+                                     const std::function<void(int, double)>& progress = {});
 
 }  // namespace monobody

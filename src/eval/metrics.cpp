@@ -1,4 +1,5 @@
 // 3D pose error metrics.
+#include <Eigen/LU>
 #include <Eigen/SVD>
 
 #include "monobody/error.hpp"

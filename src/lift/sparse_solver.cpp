@@ -1,5 +1,6 @@
 // The sparse shape-space solver: convex relaxation by ADMM, then refinement by alternation.
 #include <Eigen/Cholesky>
+#include <Eigen/LU>
 #include <Eigen/Geometry>
 #include <algorithm>
 #include <cmath>
@@ -59,7 +60,7 @@ NormalizedInput normalize_input(const Eigen::Matrix2Xd& points, const Eigen::Vec
 // Proximal operator of tau * ||.||_2 (spectral norm) for a 2x3 matrix Q: shrinks its two singular values
 // (s1 >= s2) toward each other and zero, s' = s - projection of s onto the l1 ball of radius tau.
 // Returns the largest singular value of the result.
-double prox_spectral_norm(const Eigen::Matrix<double, 2, 3>& Q, double tau, Eigen::Ref<Eigen::Matrix<double, 2, 3>> out) {
+double prox_spectral_norm(const Eigen::Matrix<double, 2, 3>& Q, double tau, Eigen::Matrix<double, 2, 3>& out) {
   // Singular values and left vectors of Q from the 2x2 matrix Q Q^T, in closed form.
   const Eigen::Matrix2d A = Q * Q.transpose();
   const double half_trace = 0.5 * (A(0, 0) + A(1, 1));
@@ -249,7 +250,7 @@ class Refinement {
     Gww.diagonal().array() += 1e-9 * (1.0 + Gww.diagonal().maxCoeff());
     const Eigen::LDLT<Eigen::Matrix3d> ww(Gww);
     delta_.setZero(n);
-    for (int sweep = 0; sweep < 100; ++sweep) {
+    for (int sweep = 0; sweep < 25; ++sweep) {
       double change = 0.0;
       const Eigen::Vector3d rhs =
           -(gradient_.head<3>() + gram_full_.topRightCorner(3, m_) * delta_.tail(m_));
@@ -261,12 +262,14 @@ class Refinement {
         const double diag = gram_full_(k, k);
         if (diag <= 1e-12) continue;
         const double b = gradient_[k] + gram_full_.row(k).dot(delta_) - diag * delta_[k];
+        // A coefficient at zero that the gradient cannot move off zero stays there (most of them).
+        if (c[a] + delta_[k] == 0 && std::abs(diag * c[a] - b) <= alpha_) continue;
         const double z = diag * c[a] - b;
         const double u = std::copysign(std::max(std::abs(z) - alpha_, 0.0), z) / diag;
         change = std::max(change, std::abs(u - c[a] - delta_[k]));
         delta_[k] = u - c[a];
       }
-      if (change < 1e-12 * (1.0 + c.lpNorm<Eigen::Infinity>())) break;
+      if (change < 1e-9 * (1.0 + c.lpNorm<Eigen::Infinity>())) break;
     }
     if (!delta_.allFinite()) return current;
     candidate_c_.resize(m_);
@@ -340,9 +343,13 @@ SparsePose SparsePoseSolver::solve(const Eigen::Matrix2Xd& points, const Eigen::
   const Eigen::MatrixXd BE = dict.bases * E;                        // 3K x J
   const Eigen::MatrixXd BEgram = E.transpose() * basis_gram_ * E;   // J x J
   const Eigen::Matrix2Xd WE = in.points * E;                        // 2 x J
-  Eigen::Matrix<double, 2, Eigen::Dynamic> WB = WE * BE.transpose();  // 2 x 3K
-  Eigen::Matrix<double, 2, Eigen::Dynamic> M = Eigen::MatrixXd::Zero(2, 3 * K), Z = M, Z_prev = M, Y = M, Q = M;
-  Eigen::Matrix2Xd T(2, J);
+  // The iterates are stored transposed (3K x 2, one column per image axis) so that the two large products
+  // of an iteration are matrix-vector products over contiguous columns, which is what these sizes need.
+  using Stacked = Eigen::Matrix<double, Eigen::Dynamic, 2>;
+  const Stacked WB = BE * WE.transpose();  // (W E BE^T)^T
+  Stacked M = Stacked::Zero(3 * K, 2), Z = M, Z_prev = M, Y = M, Q = M;
+  Eigen::Matrix<double, Eigen::Dynamic, 2> T(J, 2);
+  Eigen::Matrix<double, 2, 3> block_out;
   Eigen::VectorXd spectral(K);
   double mu = 1.0 / std::max(WE.cwiseAbs().mean(), 1e-12);
   Eigen::LDLT<Eigen::MatrixXd> woodbury((BEgram + mu * Eigen::MatrixXd::Identity(J, J)).eval());
@@ -351,15 +358,15 @@ SparsePose SparsePoseSolver::solve(const Eigen::Matrix2Xd& points, const Eigen::
     ++iterations;
     Z_prev = Z;
     Q = WB + mu * M + Y;
-    T.noalias() = Q * BE;
-    T = woodbury.solve(T.transpose()).transpose();
+    for (int axis = 0; axis < 2; ++axis) T.col(axis).noalias() = BE.transpose() * Q.col(axis);
+    T = woodbury.solve(T);
     Z = Q;
-    Z.noalias() -= T * BE.transpose();
+    for (int axis = 0; axis < 2; ++axis) Z.col(axis).noalias() -= BE * T.col(axis);
     Z /= mu;
     Q = Z - Y / mu;
     for (int k = 0; k < K; ++k) {
-      const Eigen::Matrix<double, 2, 3> block = Q.middleCols<3>(3 * k);
-      spectral[k] = prox_spectral_norm(block, alpha / mu, M.middleCols<3>(3 * k));
+      spectral[k] = prox_spectral_norm(Q.middleRows<3>(3 * k).transpose(), alpha / mu, block_out);
+      M.middleRows<3>(3 * k) = block_out.transpose();
     }
     Y += mu * (M - Z);
     const double norm = std::max({Z_prev.norm(), Z.norm(), 1e-12});
@@ -372,11 +379,12 @@ SparsePose SparsePoseSolver::solve(const Eigen::Matrix2Xd& points, const Eigen::
     if (dual > 10 * primal) mu /= 2;
     if (mu != previous_mu) woodbury.compute((BEgram + mu * Eigen::MatrixXd::Identity(J, J)).eval());
   }
+  auto M_block = [&](int k) -> Eigen::Matrix<double, 2, 3> { return M.middleRows<3>(3 * k).transpose(); };
 
   SparsePose pose;
   pose.admm_iterations = iterations;
   pose.initial_objective = 0.5 * WE.squaredNorm();
-  pose.convex_objective = 0.5 * (WE - M * BE).squaredNorm() + alpha * spectral.sum();
+  pose.convex_objective = 0.5 * (WE - M.transpose() * BE).squaredNorm() + alpha * spectral.sum();
 
   // --- Starting points for the refinement, read from the relaxation: the rotation of one of the strongest
   // bases, and each coefficient as the projection of its M_k on that rotation (which restores the signs the
@@ -438,9 +446,9 @@ SparsePose SparsePoseSolver::solve(const Eigen::Matrix2Xd& points, const Eigen::
       State state;
       state.c = Eigen::VectorXd::Zero(m);
       if (starts[s] >= 0) {
-        const Eigen::Matrix<double, 2, 3> rows = nearest_orthonormal_rows(M.middleCols<3>(3 * starts[s]));
+        const Eigen::Matrix<double, 2, 3> rows = nearest_orthonormal_rows(M_block(starts[s]));
         state.R = complete_rotation(rows);
-        for (int a = 0; a < m; ++a) state.c[a] = 0.5 * (M.middleCols<3>(3 * active[a]).cwiseProduct(rows)).sum();
+        for (int a = 0; a < m; ++a) state.c[a] = 0.5 * (M_block(active[a]).cwiseProduct(rows)).sum();
       }
       refine.update_shape(state.c);
       state.t = refine.best_translation(state.R);

@@ -1,0 +1,97 @@
+// monobody eval h36m: the Human3.6M protocol for a lifter, as per-action tables (markdown, JSON) and a chart.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "cli.hpp"
+#include "monobody/error.hpp"
+#include "monobody/eval.hpp"
+#include "monobody/files.hpp"
+#include "progress.hpp"
+
+namespace monobody::cli {
+
+Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
+  struct Options {
+    std::vector<std::string> subjects = {"S9"};
+    std::string input = "sh", dictionary, output = "out/eval", data;
+    int stride = 1;
+    long max_frames = 0;
+    SparseLiftOptions solver;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* sub = app.add_subcommand("eval", "Evaluate 3D pose estimation on a benchmark");
+  sub->require_subcommand(1);
+  CLI::App* h36m = sub->add_subcommand("h36m", "Human3.6M: MPJPE (P1) and PA-MPJPE (P2) per action, mm");
+  h36m->add_option("--subjects", opt->subjects, "Test subjects (the shared data has S9)")->delimiter(',');
+  h36m->add_option("--input", opt->input, "2D input: sh (Stacked-Hourglass detections) or gt (projected 3D)")
+      ->check(CLI::IsMember({"sh", "gt"}));
+  h36m->add_option("--stride", opt->stride, "Use every n-th frame (the data is at 10 Hz)")->check(CLI::PositiveNumber);
+  h36m->add_option("--max-frames", opt->max_frames, "At most this many frames per sequence (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  h36m->add_option("--dictionary", opt->dictionary, "Pose dictionary JSON (default: models/lift/cmu-k128.json)");
+  h36m->add_option("--alpha", opt->solver.alpha, "Sparsity weight of the sparse lifter")->check(CLI::NonNegativeNumber);
+  h36m->add_option("--admm-tolerance", opt->solver.admm_tolerance, "Relative residual that ends the ADMM")
+      ->check(CLI::PositiveNumber);
+  h36m->add_option("--admm-iterations", opt->solver.max_admm_iterations, "At most this many ADMM iterations")
+      ->check(CLI::PositiveNumber);
+  h36m->add_option("--refine-starts", opt->solver.refine_starts, "Refinement starts (strongest bases)")
+      ->check(CLI::PositiveNumber);
+  h36m->add_option("-o,--output", opt->output, "Folder for the tables and the chart");
+  h36m->add_option("--data", opt->data, "The h36m data folder (default: <shared data>/h36m)");
+  return {sub, [opt, h36m, &global] {
+            if (!h36m->parsed()) return;
+            SparseLifterOptions options;
+            options.solver = opt->solver;
+            const auto dict_path = opt->dictionary.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->dictionary);
+            const SparseLifter lifter(read_pose_dictionary(dict_path), options);
+
+            H36mEvalOptions eval;
+            eval.data_dir = opt->data.empty() ? shared_data_dir() / "h36m" : std::filesystem::path(opt->data);
+            eval.subjects = opt->subjects;
+            eval.input = opt->input == "gt" ? H36mInput::GroundTruth : H36mInput::StackedHourglass;
+            eval.stride = opt->stride;
+            eval.max_frames = opt->max_frames;
+            eval.threads = global.resolved_threads();
+            ensure_writable_directory(opt->output);
+
+            std::unique_ptr<ProgressBar> bar;
+            long reported = 0;
+            const H36mReport report = evaluate_h36m(lifter, eval, [&](long done, long total) {
+              if (!bar) bar = std::make_unique<ProgressBar>("h36m", total, !global.quiet);
+              bar->advance(done - reported);
+              reported = done;
+            });
+            if (bar) bar->finish();
+
+            std::string subjects;
+            for (const auto& s : opt->subjects) subjects += s;
+            const std::filesystem::path stem =
+                std::filesystem::path(opt->output) / fmt::format("h36m_{}_{}", subjects, opt->input);
+            nlohmann::json json = to_json(report);
+            json["dictionary"] = dict_path.string();
+            json["solver"] = {{"alpha", opt->solver.alpha},
+                              {"admm_tolerance", opt->solver.admm_tolerance},
+                              {"max_admm_iterations", opt->solver.max_admm_iterations},
+                              {"refine_starts", opt->solver.refine_starts}};
+            json["stride"] = opt->stride;
+            json["max_frames"] = opt->max_frames;
+            json["threads"] = eval.threads;
+            const std::string md = to_markdown(report) +
+                                   fmt::format("\nDictionary `{}`, alpha {}, ADMM tolerance {} (at most {} iterations), "
+                                               "{} refinement starts, stride {}, max frames/sequence {}.\n",
+                                               dict_path.filename().string(), opt->solver.alpha,
+                                               opt->solver.admm_tolerance, opt->solver.max_admm_iterations,
+                                               opt->solver.refine_starts, opt->stride, opt->max_frames);
+            write_file_atomic(stem.string() + ".md", md);
+            write_file_atomic(stem.string() + ".json", json.dump(1) + "\n");
+            write_h36m_chart(stem.string() + ".png", report);
+            if (!global.quiet) std::cout << md;
+            spdlog::info("per pose: {:.3f} ms median, {:.0f} iterations median -> {}.{{md,json,png}}",
+                         json["milliseconds_per_pose"]["median"].get<double>(),
+                         json["iterations_per_pose"]["median"].get<double>(), stem.string());
+          }};
+}
+
+}  // namespace monobody::cli

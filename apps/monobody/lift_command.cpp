@@ -1,0 +1,128 @@
+// monobody lift: 3D joints from 2D keypoints (a result JSON or a .npy array) by the sparse shape-space model.
+#include <spdlog/spdlog.h>
+
+#include "cli.hpp"
+#include "monobody/error.hpp"
+#include "monobody/lift.hpp"
+#include "monobody/npy.hpp"
+#include "monobody/result.hpp"
+
+#include <limits>
+
+namespace monobody::cli {
+namespace {
+
+// The joint set of a .npy with J joints per pose when the user does not say.
+JointSet joint_set_of_count(std::int64_t joints) {
+  switch (joints) {
+    case 17: return JointSet::H36m17;
+    case 16: return JointSet::Mpii16;
+    case 33: return JointSet::BlazePose33;
+    case 14: return JointSet::Lsp14;
+  }
+  throw Error("a .npy of " + std::to_string(joints) + " joints: give its joint set with --joint-set");
+}
+
+// (J, 2|3) or (N, J, 2|3) -> N keypoint sets; a third column is the confidence.
+std::vector<Keypoints2D> read_npy_keypoints(const std::string& path, const std::string& joint_set) {
+  const NpyArray<double> a = read_npy<double>(path);
+  std::vector<std::int64_t> shape = a.shape;
+  if (shape.size() == 2) shape.insert(shape.begin(), 1);
+  if (shape.size() != 3 || (shape[2] != 2 && shape[2] != 3) || shape[0] < 1)
+    throw Error("'" + path + "': expected an array of shape (J, 2), (J, 3), (N, J, 2) or (N, J, 3)");
+  const JointSet set = joint_set.empty() ? joint_set_of_count(shape[1]) : parse_joint_set(joint_set);
+  if (skeleton(set).size() != shape[1])
+    throw Error("'" + path + "' has " + std::to_string(shape[1]) + " joints per pose, " + std::string(to_string(set)) +
+                " has " + std::to_string(skeleton(set).size()));
+  std::vector<Keypoints2D> out;
+  for (std::int64_t n = 0; n < shape[0]; ++n) {
+    Keypoints2D kp = Keypoints2D::zeros(set);
+    for (std::int64_t j = 0; j < shape[1]; ++j) {
+      const std::size_t base = std::size_t((n * shape[1] + j) * shape[2]);
+      kp.xy.col(j) << a.data[base], a.data[base + 1];
+      kp.confidence[j] = shape[2] == 3 ? a.data[base + 2] : 1.0;
+    }
+    out.push_back(std::move(kp));
+  }
+  return out;
+}
+
+}  // namespace
+
+Command add_lift_command(CLI::App& app, const GlobalOptions&) {
+  struct Options {
+    std::string input, output, dictionary, joint_set;
+    double alpha = SparseLiftOptions{}.alpha;
+    double bone_length = kH36mMeanBoneLength;
+  };
+  auto opt = std::make_shared<Options>();
+  CLI::App* sub = app.add_subcommand("lift", "Lift 2D keypoints to 3D joints (sparse shape-space model)");
+  sub->add_option("input", opt->input, "Result JSON with keypoints2d, or a .npy of 2D points (J,2|3) or (N,J,2|3)")
+      ->required();
+  sub->add_option("-o,--output", opt->output, "Output: result JSON, or .npy of (N, 17, 3) joints in metres")
+      ->required();
+  sub->add_option("--dictionary", opt->dictionary, "Pose dictionary JSON (default: models/lift/cmu-k128.json)");
+  sub->add_option("--joint-set", opt->joint_set, "Joint set of a .npy input (default: from its joint count)");
+  sub->add_option("--alpha", opt->alpha, "Sparsity weight")->check(CLI::NonNegativeNumber);
+  sub->add_option("--bone-length", opt->bone_length, "Mean bone length of the output, metres")
+      ->check(CLI::PositiveNumber);
+  return {sub, [opt] {
+            SparseLifterOptions options;
+            options.solver.alpha = opt->alpha;
+            options.mean_bone_length = opt->bone_length;
+            const auto dict_path = opt->dictionary.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->dictionary);
+            const SparseLifter lifter(read_pose_dictionary(dict_path), options);
+
+            Result result;
+            const bool npy_input = std::filesystem::path(opt->input).extension() == ".npy";
+            if (npy_input) {
+              const auto poses = read_npy_keypoints(opt->input, opt->joint_set);
+              for (std::size_t n = 0; n < poses.size(); ++n) {
+                FrameResult frame;
+                frame.source = std::filesystem::path(opt->input).filename().string();
+                frame.frame = int(n);
+                Person person;
+                person.keypoints2d = poses[n];
+                frame.people.push_back(std::move(person));
+                result.frames.push_back(std::move(frame));
+              }
+            } else {
+              result = read_result(opt->input);
+            }
+            result.generator = std::string("monobody ") + MONOBODY_VERSION;
+
+            int lifted = 0, skipped = 0;
+            std::vector<float> joints;  // for a .npy output
+            for (auto& frame : result.frames) {
+              const PinholeCamera<double>* camera = frame.camera ? &*frame.camera : nullptr;
+              for (auto& person : frame.people) {
+                if (!person.keypoints2d) continue;
+                try {
+                  const LiftOutput out = lifter.lift(*person.keypoints2d, camera);
+                  person.joints3d = out.joints;
+                  person.extras["lift"] = {{"lifter", lifter.name()},
+                                           {"root_relative", true},
+                                           {"iterations", out.iterations},
+                                           {"reprojection_rms", out.reprojection_rms}};
+                  for (int j = 0; j < out.joints.size(); ++j)
+                    for (int r = 0; r < 3; ++r) joints.push_back(float(out.joints.xyz(r, j)));
+                  ++lifted;
+                } catch (const Error& e) {
+                  // One unusable person (too few joints) must not stop a video; say so and go on.
+                  spdlog::warn("frame {} person {}: {}", frame.frame, person.id, e.what());
+                  for (int k = 0; k < 17 * 3; ++k) joints.push_back(std::numeric_limits<float>::quiet_NaN());
+                  ++skipped;
+                }
+              }
+            }
+            if (lifted == 0) throw Error("no person in '" + opt->input + "' could be lifted");
+            if (std::filesystem::path(opt->output).extension() == ".npy") {
+              write_npy<float>(opt->output, {std::int64_t(joints.size() / 51), 17, 3}, joints.data());
+            } else {
+              write_result(opt->output, result);
+            }
+            spdlog::info("lifted {} people ({} skipped) -> {}", lifted, skipped, opt->output);
+          }};
+}
+
+}  // namespace monobody::cli
