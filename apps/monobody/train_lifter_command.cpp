@@ -15,16 +15,20 @@ Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global) {
   struct Options {
     MlpLifterTrainOptions train;
     std::string output, noise = "detector", data;
+    bool cmu = false;
     bool fp32 = false;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("train-lifter", "Train the learned 2D-to-3D lifter on motion capture");
   sub->add_option("-o,--output", opt->output, "Model file to write (.mlp)")->required();
   sub->add_option("--data", opt->data, "Shared data folder (default: $MONOBODY_DATA or ../shared/data)");
-  sub->add_option("--subjects", opt->train.h36m_subjects, "Human3.6M training subjects")->delimiter(',');
+  sub->add_option("--subjects", opt->train.h36m_subjects,
+                  "Human3.6M training subjects (\"none\" for none: Human3.6M is for non-commercial research only)")
+      ->delimiter(',');
+  sub->add_flag("--cmu", opt->cmu, "Also train on the CMU motion capture (any use)");
   sub->add_option("--validation", opt->train.validation_subjects, "Human3.6M validation subjects")->delimiter(',');
   sub->add_option("--noise", opt->noise, "2D noise: detector (resampled Stacked-Hourglass errors) or none")
-      ->check(CLI::IsMember({"detector", "none"}));
+      ->check(CLI::IsMember({"detector", "gaussian", "none"}));
   sub->add_option("--virtual-cameras", opt->train.virtual_camera_fraction, "Fraction of samples seen by random cameras")
       ->check(CLI::Range(0.0, 1.0));
   sub->add_flag("--with-depth", opt->train.with_depth,
@@ -45,7 +49,13 @@ Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global) {
             Options& o = *opt;
             const auto data = o.data.empty() ? shared_data_dir() : std::filesystem::path(o.data);
             o.train.h36m_dir = data / "h36m";
-            o.train.noise = o.noise == "none" ? LifterNoise::None : LifterNoise::Detector;
+            o.train.noise = o.noise == "none"       ? LifterNoise::None
+                            : o.noise == "gaussian" ? LifterNoise::Gaussian
+                                                    : LifterNoise::Detector;
+            if (o.train.h36m_subjects == std::vector<std::string>{"none"}) o.train.h36m_subjects.clear();
+            if (o.cmu) o.train.cmu_dir = data / "mocap" / "cmu";
+            if (o.train.h36m_subjects.empty() && o.train.noise == LifterNoise::Detector)
+              throw Error("--noise detector learns from Human3.6M's detections: use --noise gaussian without it");
             o.train.threads = global.resolved_threads();
             std::optional<ProgressBar> bar;  // created once the number of batches is known
             const MlpWeights weights = train_mlp_lifter(
@@ -54,9 +64,11 @@ Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global) {
                   if (!bar) bar.emplace("training", total, !global.quiet);
                   bar->advance();
                 },
-                [&](const MlpLifterEpoch& e) {
+                [&](const MlpLifterEpoch& e, const MlpWeights& w) {
                   spdlog::info("epoch {}: loss {:.4f}, validation P1 {:.1f} mm, {:.0f} s", e.epoch, e.train_loss,
                                e.validation_p1_mm, e.seconds);
+                  // A checkpoint after every epoch: a long run that is stopped still leaves a usable model.
+                  if (e.epoch > 0) save_mlp(o.output, w, o.fp32 ? WeightPrecision::Float32 : WeightPrecision::Float16);
                 });
             if (bar) bar->finish();
             save_mlp(o.output, weights, o.fp32 ? WeightPrecision::Float32 : WeightPrecision::Float16);

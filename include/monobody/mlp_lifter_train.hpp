@@ -14,11 +14,14 @@ namespace monobody {
 enum class LifterNoise {
   None,      // exact projections (for ground-truth 2D inputs)
   Detector,  // residuals of the Stacked-Hourglass detections on the training subjects, resampled
+  Gaussian,  // independent per-joint noise of 5 % of the pose's 2D RMS radius (uses no Human3.6M data)
 };
 
 struct MlpLifterTrainOptions {
   std::filesystem::path h36m_dir;                 // shared data h36m/
-  std::vector<std::string> h36m_subjects = {"S1", "S5", "S6", "S7", "S8"};
+  std::vector<std::string> h36m_subjects = {"S1", "S5", "S6", "S7", "S8"};  // may be empty (CMU only)
+  std::filesystem::path cmu_dir;                  // shared data mocap/cmu; empty: no CMU poses
+  int cmu_step = 4;                               // every cmu_step-th frame of the CMU clips
   std::vector<std::string> validation_subjects = {"S9"};
   LifterNoise noise = LifterNoise::Detector;
   double virtual_camera_fraction = 0.5;           // of the samples of poses that have real cameras
@@ -51,9 +54,10 @@ struct MlpLifterEpoch {
 };
 
 // Trains and returns the network (with metadata naming the data and options). progress(done, total) is called
-// every batch; each finished epoch is reported through on_epoch. Throws monobody::Error for missing data.
+// every batch; each finished epoch is reported through on_epoch with the weights so far (to checkpoint them).
+// Throws monobody::Error for missing data.
 MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& options,
                             const std::function<void(long done, long total)>& progress = {},
-                            const std::function<void(const MlpLifterEpoch&)>& on_epoch = {});
+                            const std::function<void(const MlpLifterEpoch&, const MlpWeights&)>& on_epoch = {});
 
 }  // namespace monobody

@@ -79,7 +79,7 @@ TEST(MlpLifterTraining, ShortRunLearnsToLiftHuman36m) {
   o.learning_rate = 2e-3f;
   o.threads = 1;
   std::vector<MlpLifterEpoch> epochs;
-  const MlpWeights w = train_mlp_lifter(o, {}, [&](const MlpLifterEpoch& e) { epochs.push_back(e); });
+  const MlpWeights w = train_mlp_lifter(o, {}, [&](const MlpLifterEpoch& e, const MlpWeights&) { epochs.push_back(e); });
   ASSERT_EQ(epochs.size(), 4u);  // epoch 0 (untrained) and three of training
   EXPECT_LT(epochs[3].train_loss, epochs[1].train_loss);
   // Epoch 0 predicts the mean pose; a network that learned anything from S1 lifts S9 clearly better.

@@ -8,6 +8,7 @@
 #include "monobody/error.hpp"
 #include "monobody/h36m_data.hpp"
 #include "monobody/keypoints.hpp"
+#include "monobody/lift.hpp"
 #include "monobody/mlp_lifter.hpp"
 #include "monobody/mlp_train.hpp"
 
@@ -130,6 +131,10 @@ class SampleMaker {
     Eigen::Matrix2Xd px = project(cam, intrinsics);
     if (options_.noise == LifterNoise::Detector && !residuals_.empty() && u(rng) < 0.9)
       px += residuals_[rng() % residuals_.size()] * rms_radius(px);
+    if (options_.noise == LifterNoise::Gaussian) {
+      std::normal_distribution<double> normal(0.0, 0.05 * rms_radius(px));
+      for (int j = 0; j < 17; ++j) px.col(j) += Eigen::Vector2d(normal(rng), normal(rng));
+    }
     Eigen::VectorXd depth;
     if (options_.with_depth) depth = noisy_depth(cam, intrinsics, px, options_, rng);
     if (!mlp_lifter_features(px, intrinsics, x, options_.with_depth ? &depth : nullptr)) return false;
@@ -153,7 +158,7 @@ struct Validation {
 }  // namespace
 
 MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<void(long, long)>& progress,
-                            const std::function<void(const MlpLifterEpoch&)>& on_epoch) {
+                            const std::function<void(const MlpLifterEpoch&, const MlpWeights&)>& on_epoch) {
   if (o.batch <= 0 || o.epochs <= 0 || o.hidden <= 0) throw Error("train-lifter: invalid batch, epochs or width");
   if (!(o.learning_rate > 0) || !(o.final_learning_rate > 0))
     throw Error("train-lifter: learning rates must be positive");
@@ -162,7 +167,8 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
   // Poses and the detector's residuals from the training subjects.
   PoseBank bank;
   std::vector<Residual> residuals;
-  for (const H36mSequence& s : load_h36m(o.h36m_dir, o.h36m_subjects)) {
+  for (const H36mSequence& s : o.h36m_subjects.empty() ? std::vector<H36mSequence>{}
+                                                       : load_h36m(o.h36m_dir, o.h36m_subjects)) {
     bank.cameras.push_back(s.cameras);
     const int set = int(bank.cameras.size()) - 1;
     for (int f = 0; f < s.frame_count(); ++f) {
@@ -179,6 +185,15 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
         const Eigen::Matrix2Xd truth = project(cam, s.cameras[std::size_t(c)].intrinsics);
         residuals.push_back((sh_as_h36m(det, f).xy - truth) / rms_radius(truth));
       }
+    }
+  }
+  if (!o.cmu_dir.empty()) {
+    // CMU clips: metres, y up -> Human3.6M's world frame (millimetres, z up); seen by virtual cameras only.
+    for (const Eigen::Matrix3Xd& p : load_cmu_poses(o.cmu_dir, o.cmu_step)) {
+      Pose w;
+      for (int j = 0; j < 17; ++j) w.col(j) << 1000.0 * p(0, j), -1000.0 * p(2, j), 1000.0 * p(1, j);
+      bank.poses.push_back(w);
+      bank.camera_set.push_back(-1);
     }
   }
   if (bank.poses.empty()) throw Error("train-lifter: no training poses");
@@ -243,6 +258,16 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
     stats(y, weights.out_mean, weights.out_std);
   }
 
+  weights.metadata = {{"kind", "monobody lifter"},
+                      {"h36m_subjects", o.h36m_subjects},
+                      {"cmu", !o.cmu_dir.empty()},
+                      {"noise", o.noise == LifterNoise::Detector   ? "detector"
+                                : o.noise == LifterNoise::Gaussian ? "gaussian"
+                                                                   : "none"},
+                      {"with_depth", o.with_depth},
+                      {"virtual_camera_fraction", o.virtual_camera_fraction},
+                      {"epochs", o.epochs},
+                      {"seed", o.seed}};
   MlpTrainer trainer(weights, {.learning_rate = o.learning_rate, .weight_decay = o.weight_decay,
                                .dropout = o.dropout, .seed = o.seed});
   const long per_epoch = o.samples_per_epoch > 0 ? o.samples_per_epoch : long(bank.poses.size()) * kH36mCameraCount;
@@ -270,7 +295,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
     return sum / double(val.x.cols());
   };
   // Epoch 0: the untrained network predicts the mean pose, the baseline every epoch must beat.
-  if (on_epoch) on_epoch({0, 0.0, validate(trainer.weights()), 0.0});
+  if (on_epoch) on_epoch({0, 0.0, validate(trainer.weights()), 0.0}, trainer.weights());
 
   Eigen::MatrixXf x(inputs, o.batch), y(kMlpLifterOutputs, o.batch);
   const auto start = std::chrono::steady_clock::now();
@@ -290,20 +315,11 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
     report.train_loss = loss / double(batches);
     report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     report.validation_p1_mm = validate(trainer.weights());
-    if (on_epoch) on_epoch(report);
+    if (on_epoch) on_epoch(report, trainer.weights());
     if (o.max_minutes > 0 && report.seconds > 60.0 * o.max_minutes) break;
   }
 
-  MlpWeights out = trainer.weights();
-  out.metadata = {{"kind", "monobody lifter"},
-                  {"h36m_subjects", o.h36m_subjects},
-                  {"noise", o.noise == LifterNoise::Detector ? "detector" : "none"},
-                  {"with_depth", o.with_depth},
-                  {"virtual_camera_fraction", o.virtual_camera_fraction},
-                  {"epochs", o.epochs},
-                  {"samples_per_epoch", per_epoch},
-                  {"seed", o.seed}};
-  return out;
+  return trainer.weights();
 }
 
 }  // namespace monobody
