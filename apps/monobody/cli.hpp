@@ -30,5 +30,6 @@ Command add_eval_pck_command(CLI::App& app, const GlobalOptions& global);
 Command add_lift_command(CLI::App& app, const GlobalOptions& global);
 Command add_eval_command(CLI::App& app, const GlobalOptions& global);
 Command add_train_dictionary_command(CLI::App& app, const GlobalOptions& global);
+Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace monobody::cli

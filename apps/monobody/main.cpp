@@ -39,6 +39,7 @@ int main(int argc, char** argv) {
       add_lift_command(app, global),
       add_eval_command(app, global),
       add_train_dictionary_command(app, global),
+      add_train_lifter_command(app, global),
   };
 
   try {

@@ -15,7 +15,9 @@ struct Keypoints2D {
   JointSet joint_set = JointSet::H36m17;
   Eigen::Matrix2Xd xy;          // 2 x J pixels
   Eigen::VectorXd confidence;   // J, in [0, 1]
-  Eigen::VectorXd depth;        // J relative depths from the 2D network (empty when it has none); larger = farther
+  // J relative depths from the 2D network, or empty when it has none: pixels on the same scale as xy
+  // (BlazePose's z times the image width), relative to the hips, larger = farther from the camera.
+  Eigen::VectorXd depth;
 
   static Keypoints2D zeros(JointSet set);
   int size() const { return int(xy.cols()); }

@@ -1,0 +1,75 @@
+// The learned lifter: a residual MLP trained only on motion capture maps 2D keypoints (Human3.6M-17) to
+// root-relative 3D joints in the camera frame (Martinez et al., ICCV 2017; the "MoCap-trained network" of
+// X. Zhou et al.'s line of work).
+//
+// Input features (kMlpLifterInputs): the 2D joints in normalised camera coordinates (undistorted, divided by
+// the focal length), centred on the pelvis and divided by their RMS distance to it (34 numbers; the pelvis
+// pair is always 0), then the pelvis' own normalised coordinates (2 numbers: where in the field of view the
+// person stands, which decides the perspective). A model may also take each joint's relative depth from the
+// 2D network ("MoCap + ordinal"): 17 more numbers, the depths in the same normalised units. Output: joints
+// 1..16 minus the pelvis, millimetres.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+
+#include "monobody/camera.hpp"
+#include "monobody/keypoints.hpp"
+#include "monobody/lift.hpp"
+#include "monobody/mlp.hpp"
+
+namespace monobody {
+
+inline constexpr int kMlpLifterInputs = 36;
+inline constexpr int kMlpLifterInputsWithDepth = kMlpLifterInputs + 17;
+inline constexpr int kMlpLifterOutputs = 48;
+
+// Features of H36M-17 pixel coordinates seen by `camera`, and with `depth` (17 relative depths in pixels, as
+// Keypoints2D::depth) also the depth features. Returns false (and leaves `features` undefined) when the points
+// are degenerate (non-finite, or all at the pelvis).
+bool mlp_lifter_features(const Eigen::Matrix2Xd& pixels, const PinholeCamera<double>& camera, float* features,
+                         const Eigen::VectorXd* depth = nullptr);
+
+// The features of the mirror image: x -> 2 cx - x with left and right swapped (for flip averaging).
+Eigen::Matrix2Xd mirror_h36m_pixels(const Eigen::Matrix2Xd& pixels, double cx);
+// Swaps the left and right entries of 17 per-joint values.
+Eigen::VectorXd mirror_h36m_depth(const Eigen::VectorXd& depth);
+// Mirrors root-relative camera-frame joints (x -> -x, left and right swapped).
+Eigen::Matrix3Xd mirror_h36m_joints(const Eigen::Matrix3Xd& joints);
+
+struct MlpLifterOptions {
+  bool flip_average = true;  // also lift the mirror image and average (test-time augmentation)
+};
+
+class MlpLifter final : public Lifter {
+ public:
+  // Throws monobody::Error for a missing or corrupt model file or one with the wrong input/output sizes.
+  explicit MlpLifter(const std::filesystem::path& model, MlpLifterOptions options = {});
+  explicit MlpLifter(MlpWeights weights, MlpLifterOptions options = {});
+
+  std::string name() const override { return "mlp"; }
+  // keypoints in any joint set that maps to H36M-17 (at least 13 of the 17 visible); camera: the image's
+  // intrinsics (nullptr: unknown; the person is then taken to be at the centre of the view). Returns H36M-17
+  // joints in metres, camera frame, pelvis at the origin. Throws monobody::Error for unusable keypoints.
+  LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const override;
+  // Batched: pixels (H36M-17, one 2 x 17 block per pose; with depths for a model that uses them) -> joints
+  // (3 x 17 per pose, millimetres).
+  void lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const std::vector<Eigen::VectorXd>& depths,
+                  const PinholeCamera<double>& camera, std::vector<Eigen::Matrix3Xd>& joints_mm) const;
+  // Whether the model takes relative depths from the 2D network as input.
+  bool uses_depth() const { return weights_.spec.inputs == kMlpLifterInputsWithDepth; }
+
+  const MlpWeights& weights() const { return weights_; }
+
+ private:
+  MlpWeights weights_;
+  MlpLifterOptions options_;
+  mutable std::mutex mutex_;  // Mlp keeps work buffers
+  mutable std::unique_ptr<Mlp> mlp_;
+};
+
+// The default model shipped in models/lift/ (trained on CMU mocap only), resolved from the source tree.
+std::filesystem::path default_mlp_lifter_path();
+
+}  // namespace monobody

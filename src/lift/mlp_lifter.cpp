@@ -1,0 +1,162 @@
+#include "monobody/mlp_lifter.hpp"
+
+#include <cmath>
+
+#include "monobody/error.hpp"
+#include "monobody/files.hpp"
+
+namespace monobody {
+namespace {
+
+// H36M-17 left/right partners (from the skeleton definition, computed once).
+const std::vector<int>& h36m_mirror() { return skeleton(JointSet::H36m17).mirror; }
+
+void check_shape(const MlpWeights& w, const std::string& what) {
+  if ((w.spec.inputs != kMlpLifterInputs && w.spec.inputs != kMlpLifterInputsWithDepth) ||
+      w.spec.outputs != kMlpLifterOutputs)
+    throw Error(what + " is not a lifter network (expected " + std::to_string(kMlpLifterInputs) + " or " +
+                std::to_string(kMlpLifterInputsWithDepth) + " inputs and " + std::to_string(kMlpLifterOutputs) +
+                " outputs)");
+}
+
+}  // namespace
+
+bool mlp_lifter_features(const Eigen::Matrix2Xd& pixels, const PinholeCamera<double>& camera, float* features,
+                         const Eigen::VectorXd* depth) {
+  if (pixels.cols() != 17 || !pixels.allFinite()) return false;
+  if (depth && (depth->size() != 17 || !depth->allFinite())) return false;
+  Eigen::Matrix<double, 2, 17> n;
+  for (int j = 0; j < 17; ++j) n.col(j) = camera.normalized(pixels.col(j));
+  const Eigen::Vector2d root = n.col(0);
+  n.colwise() -= root;
+  const double rms = std::sqrt(n.squaredNorm() / 16.0);
+  if (!(rms > 1e-9) || !std::isfinite(rms)) return false;
+  n /= rms;
+  for (int j = 0; j < 17; ++j) {
+    features[2 * j] = float(n(0, j));
+    features[2 * j + 1] = float(n(1, j));
+  }
+  features[34] = float(root.x());
+  features[35] = float(root.y());
+  if (depth) {
+    // Pixels -> normalised camera units (divide by the focal length) -> the 2D's RMS units.
+    for (int j = 0; j < 17; ++j) features[kMlpLifterInputs + j] = float(((*depth)[j] - (*depth)[0]) / camera.fx / rms);
+  }
+  return true;
+}
+
+Eigen::Matrix2Xd mirror_h36m_pixels(const Eigen::Matrix2Xd& pixels, double cx) {
+  const auto& mirror = h36m_mirror();
+  Eigen::Matrix2Xd out(2, pixels.cols());
+  for (int j = 0; j < pixels.cols(); ++j) {
+    out(0, mirror[j]) = 2.0 * cx - pixels(0, j);
+    out(1, mirror[j]) = pixels(1, j);
+  }
+  return out;
+}
+
+Eigen::VectorXd mirror_h36m_depth(const Eigen::VectorXd& depth) {
+  const auto& mirror = h36m_mirror();
+  Eigen::VectorXd out(depth.size());
+  for (int j = 0; j < depth.size(); ++j) out[mirror[j]] = depth[j];
+  return out;
+}
+
+Eigen::Matrix3Xd mirror_h36m_joints(const Eigen::Matrix3Xd& joints) {
+  const auto& mirror = h36m_mirror();
+  Eigen::Matrix3Xd out(3, joints.cols());
+  for (int j = 0; j < joints.cols(); ++j) out.col(mirror[j]) << -joints(0, j), joints(1, j), joints(2, j);
+  return out;
+}
+
+MlpLifter::MlpLifter(const std::filesystem::path& model, MlpLifterOptions options)
+    : MlpLifter(load_mlp(model), options) {}
+
+MlpLifter::MlpLifter(MlpWeights weights, MlpLifterOptions options)
+    : weights_(std::move(weights)), options_(options) {
+  check_shape(weights_, "the model");
+  mlp_ = std::make_unique<Mlp>(weights_);
+}
+
+void MlpLifter::lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const std::vector<Eigen::VectorXd>& depths,
+                           const PinholeCamera<double>& camera, std::vector<Eigen::Matrix3Xd>& joints_mm) const {
+  const int n = int(pixels.size());
+  const int views = options_.flip_average ? 2 : 1;
+  if (uses_depth() && depths.size() != pixels.size())
+    throw Error("cannot lift: this model needs each keypoint's relative depth from the 2D network");
+  Eigen::MatrixXf x(weights_.spec.inputs, n * views), y(kMlpLifterOutputs, n * views);
+  for (int i = 0; i < n; ++i) {
+    const Eigen::VectorXd* depth = uses_depth() ? &depths[std::size_t(i)] : nullptr;
+    if (!mlp_lifter_features(pixels[i], camera, x.col(i).data(), depth))
+      throw Error("cannot lift: the 2D keypoints are degenerate (non-finite, or all at one point)");
+    if (views == 2) {
+      Eigen::VectorXd mirrored_depth;
+      if (depth) mirrored_depth = mirror_h36m_depth(*depth);
+      mlp_lifter_features(mirror_h36m_pixels(pixels[i], camera.cx), camera, x.col(n + i).data(),
+                          depth ? &mirrored_depth : nullptr);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    mlp_->forward(x, y);
+  }
+  joints_mm.resize(std::size_t(n));
+  for (int i = 0; i < n; ++i) {
+    Eigen::Matrix3Xd J = Eigen::Matrix3Xd::Zero(3, 17);
+    for (int j = 1; j < 17; ++j) J.col(j) = y.col(i).segment<3>(3 * (j - 1)).cast<double>();
+    if (views == 2) {
+      Eigen::Matrix3Xd M = Eigen::Matrix3Xd::Zero(3, 17);
+      for (int j = 1; j < 17; ++j) M.col(j) = y.col(n + i).segment<3>(3 * (j - 1)).cast<double>();
+      J = 0.5 * (J + mirror_h36m_joints(M));
+    }
+    if (!J.allFinite()) throw Error("cannot lift: the network produced non-finite joints");
+    joints_mm[std::size_t(i)] = std::move(J);
+  }
+}
+
+LiftOutput MlpLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const {
+  const Keypoints2D h36m =
+      keypoints.joint_set == JointSet::H36m17 ? keypoints : map_joints(keypoints, JointSet::H36m17);
+  if (h36m.count_valid() < 17 - 4)
+    throw Error("cannot lift: only " + std::to_string(h36m.count_valid()) + " of 17 joints are visible");
+  Eigen::Matrix2Xd pixels = h36m.xy;
+  // Missing joints take the position of their parent: the network has no notion of absence, and a joint
+  // at its parent reads as a foreshortened limb rather than as an outlier.
+  const auto& parents = skeleton(JointSet::H36m17).parents;
+  Eigen::VectorXd depth = h36m.depth;
+  for (int j = 0; j < 17; ++j) {
+    if (h36m.valid(j) || parents[j] < 0) continue;
+    pixels.col(j) = pixels.col(parents[j]);
+    if (depth.size() == 17) depth[j] = depth[parents[j]];
+  }
+  PinholeCamera<double> cam;
+  if (camera) {
+    cam = *camera;
+  } else {
+    // Unknown intrinsics: the person is taken to be at the centre of the view. The focal length cancels in
+    // the scale-normalised features.
+    cam.fx = cam.fy = 1000.0;
+    cam.cx = pixels(0, 0);
+    cam.cy = pixels(1, 0);
+  }
+  std::vector<Eigen::VectorXd> depths;
+  if (uses_depth()) {
+    if (h36m.depth.size() != 17)
+      throw Error("cannot lift with '" + name() + "+ordinal': the keypoints carry no relative depths (BlazePose z)");
+    depths.push_back(depth);
+  }
+  std::vector<Eigen::Matrix3Xd> joints;
+  lift_batch({pixels}, depths, cam, joints);
+  LiftOutput out;
+  out.joints = Joints3D::zeros(JointSet::H36m17);
+  out.joints.xyz = joints[0] / 1000.0;
+  out.joints.confidence = h36m.confidence.cwiseMin(1.0);
+  return out;
+}
+
+std::filesystem::path default_mlp_lifter_path() {
+  const char* src = std::getenv("MONOBODY_SOURCE_DIR");
+  return std::filesystem::path(src && *src ? src : MONOBODY_SOURCE_DIR) / "models" / "lift" / "mlp-cmu.mlp";
+}
+
+}  // namespace monobody
