@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
   const std::vector<Command> commands = {
       add_convert_command(app, global),
       add_draw_command(app, global),
+      add_train_body_model_command(app, global),
   };
 
   try {
