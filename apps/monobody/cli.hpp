@@ -26,5 +26,6 @@ struct Command {
 Command add_convert_command(CLI::App& app, const GlobalOptions& global);
 Command add_draw_command(CLI::App& app, const GlobalOptions& global);
 Command add_train_body_model_command(CLI::App& app, const GlobalOptions& global);
+Command add_fit_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace monobody::cli

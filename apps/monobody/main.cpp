@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
       add_convert_command(app, global),
       add_draw_command(app, global),
       add_train_body_model_command(app, global),
+      add_fit_command(app, global),
   };
 
   try {

@@ -14,10 +14,13 @@
 #include <Eigen/SparseCore>
 #include <cstdint>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "monobody/camera.hpp"
+#include "monobody/keypoints.hpp"
 #include "monobody/rotation.hpp"
 
 namespace monobody {
@@ -157,6 +160,92 @@ struct BodyModelBuildReport {
   int mocap_frames = 0;
 };
 BodyModel build_body_model(const BodyModelBuildOptions& options, BodyModelBuildReport* report = nullptr);
+
+// --- Fitting ------------------------------------------------------------------------------------------------
+
+// What a fit sees of one person. Everything is optional except the camera; keypoints of any joint set are
+// matched to the model's joints and landmarks by name (unknown names are ignored).
+struct BodyFitInput {
+  PinholeCamera<double> camera;                // intrinsics (distortion is honoured)
+  const Keypoints2D* keypoints = nullptr;      // pixels, with confidences
+  const Joints3D* joints3d = nullptr;          // camera frame; compared root-relative (the lifters' output)
+  const std::uint8_t* mask = nullptr;          // person silhouette, row-major, non-zero = person
+  int mask_width = 0, mask_height = 0;
+  const BodyPose* initial = nullptr;           // warm start (e.g. the previous video frame)
+};
+
+struct BodyFitOptions {
+  double keypoint_sigma_px = 2.0;     // expected keypoint noise
+  double keypoint_robust_px = 20.0;   // errors beyond this count less and less (Geman-McClure-like)
+  double joints3d_sigma_m = 0.05;
+  double silhouette_sigma_px = 2.0;
+  double pose_prior_weight = 1.0;     // (3 helped on 8 walking poses but hurt on all 50: 77 -> 109 mm)
+  double shape_prior_weight = 1.0;
+  int silhouette_samples = 120;       // mesh vertices kept inside the mask
+  int contour_samples = 60;           // mask outline points pulled onto the mesh outline
+  int silhouette_rounds = 2;          // re-associations of the outline
+  int iterations = 25;                // per stage
+};
+
+struct BodyFitReport {
+  double keypoint_rms_px = 0.0;       // final reprojection error of the matched keypoints (confidence > 0)
+  double silhouette_iou = 0.0;        // of the rendered fit and the mask (when there is one)
+  int keypoints_used = 0;
+  double seconds = 0.0;
+};
+
+// Fits shape, pose and placement of the model to one person (staged: orientation and translation, then the
+// pose, then shape with the silhouette). Built once per model; fit() may be called repeatedly.
+class BodyFitter {
+ public:
+  explicit BodyFitter(const BodyModel& model);
+  ~BodyFitter();
+  BodyFitter(const BodyFitter&) = delete;
+  BodyFitter& operator=(const BodyFitter&) = delete;
+
+  // Throws monobody::Error when there are too few usable keypoints (fewer than 6) or inputs disagree in size.
+  BodyPose fit(const BodyFitInput& input, const BodyFitOptions& options = {}, BodyFitReport* report = nullptr) const;
+
+  // The model point (posed) a keypoint name refers to, if any: joints and landmarks.
+  bool has_point(std::string_view keypoint_name) const;
+  // Posed positions of the keypoints of `set` (missing ones: NaN), from a poser that has posed the body.
+  Eigen::Matrix3Xd keypoints(const BodyPoser& poser, JointSet set) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Joint rotations (3J axis-angle; entries 0..2 hold the global orientation) reproducing the bone directions
+// of a CMU clip in the expmap_li2018 layout ((T, 38, 3) joint positions, metres, y up), every `step`-th frame.
+// Rotations are the smallest that align each bone (twist about a bone is inherited from its parent).
+// Needs the cmu_mb joint names of monobody's model; throws monobody::Error otherwise or for a bad file.
+std::vector<Eigen::VectorXd> retarget_cmu_clip(const BodyModel& model, const std::filesystem::path& clip, int step);
+
+// The synthetic round trip: random adults (uniform semantic sliders through the semantic map, plus Gaussian
+// noise on the coefficients), motion-capture poses
+// turned up to +-60 degrees from the camera, random cameras; the silhouette is rendered and the keypoints
+// (BlazePose 33 names the model has) projected with Gaussian noise; then fitted with the known camera.
+struct BodyRoundTripOptions {
+  int trials = 50;
+  std::uint64_t seed = 7;
+  double noise_px = 2.0;          // standard deviation per image coordinate
+  double shape_noise = 0.3;       // added to each shape coefficient
+  bool silhouette = true;
+  BodyFitOptions fit;
+};
+struct BodyRoundTripResult {
+  std::vector<double> vertex_error_mm;  // mean vertex distance after aligning the centroids, per trial
+  std::vector<double> joint_error_mm;   // mean joint distance after aligning the joint centroids
+  std::vector<double> height_error_mm;  // |fitted height - true height|
+  std::vector<double> scaled_vertex_error_mm;  // vertex error after aligning centroids and scale
+  std::vector<double> depth_error_mm;   // |fitted - true| camera distance of the root joint
+  std::vector<double> seconds;          // fit time
+  std::vector<double> keypoint_rms_px;  // the fit's reprojection error (against the noisy keypoints)
+  std::vector<double> silhouette_iou;   // of the fit's silhouette and the true one
+};
+BodyRoundTripResult body_round_trip(const BodyModel& model, const std::vector<Eigen::VectorXd>& poses,
+                                    const BodyRoundTripOptions& options);
 
 // Writes a posed mesh as Wavefront OBJ (atomically).
 void write_obj(const std::filesystem::path& path, const Eigen::Matrix3Xd& vertices, const Eigen::Matrix3Xi& faces);
