@@ -13,7 +13,7 @@ say() { printf '\033[1msetup:\033[0m %s\n' "$*"; }
 packages=(
   build-essential cmake pkg-config git ca-certificates
   libeigen3-dev libopencv-dev libceres-dev libxnnpack-dev libpthreadpool-dev
-  libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev
+  libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev libzip-dev
   libopenblas-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <string>
 #include <vector>
 
 namespace monobody {
@@ -22,6 +23,14 @@ struct NpyArray {
 // truncated body.
 template <typename T>
 NpyArray<T> read_npy(const std::filesystem::path& path);
+
+// The same from the bytes of a .npy held in memory (e.g. a member of an .npz); `name` appears in errors.
+template <typename T>
+NpyArray<T> parse_npy(const std::string& bytes, const std::string& name);
+
+// The bytes of a .npy file holding a float32 (T = float) or int32 (T = std::int32_t) array.
+template <typename T>
+std::string encode_npy(const std::vector<std::int64_t>& shape, const T* data);
 
 // Writes float32 (T = float) or int32 (T = std::int32_t) arrays, atomically.
 template <typename T>

@@ -12,7 +12,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-enum class Dtype { F4, F8, I4, I8 };
+enum class Dtype { F4, F8, I4, I8, U4, U8 };
 
 struct Header {
   Dtype dtype;
@@ -20,11 +20,11 @@ struct Header {
   std::size_t data_offset;
 };
 
-[[noreturn]] void fail(const fs::path& path, const std::string& why) {
-  throw Error("cannot read NumPy array '" + path.string() + "': " + why);
+[[noreturn]] void fail(const std::string& path, const std::string& why) {
+  throw Error("cannot read NumPy array '" + path + "': " + why);
 }
 
-Header parse_header(const std::string& bytes, const fs::path& path) {
+Header parse_header(const std::string& bytes, const std::string& path) {
   if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0) fail(path, "not a .npy file");
   const int major = uint8_t(bytes[6]);
   std::size_t header_len = 0, prefix = 0;
@@ -50,7 +50,9 @@ Header parse_header(const std::string& bytes, const fs::path& path) {
   else if (descr == "<f8") h.dtype = Dtype::F8;
   else if (descr == "<i4") h.dtype = Dtype::I4;
   else if (descr == "<i8") h.dtype = Dtype::I8;
-  else fail(path, "unsupported dtype '" + descr + "' (supported: <f4, <f8, <i4, <i8)");
+  else if (descr == "<u4") h.dtype = Dtype::U4;
+  else if (descr == "<u8") h.dtype = Dtype::U8;
+  else fail(path, "unsupported dtype '" + descr + "' (supported: <f4, <f8, <i4, <i8, <u4, <u8)");
 
   if (!std::regex_search(dict, m, std::regex(R"('fortran_order'\s*:\s*(True|False))")))
     fail(path, "header has no 'fortran_order'");
@@ -68,7 +70,7 @@ Header parse_header(const std::string& bytes, const fs::path& path) {
   return h;
 }
 
-std::size_t dtype_size(Dtype d) { return (d == Dtype::F4 || d == Dtype::I4) ? 4 : 8; }
+std::size_t dtype_size(Dtype d) { return (d == Dtype::F4 || d == Dtype::I4 || d == Dtype::U4) ? 4 : 8; }
 
 template <typename T, typename Src>
 void convert(const char* src, std::size_t n, std::vector<T>& out) {
@@ -91,7 +93,11 @@ const char* descr_of<std::int32_t>() { return "<i4"; }
 
 template <typename T>
 NpyArray<T> read_npy(const fs::path& path) {
-  const std::string bytes = read_text_file(path);  // also accepts .npy.gz
+  return parse_npy<T>(read_text_file(path), path.string());  // also accepts .npy.gz
+}
+
+template <typename T>
+NpyArray<T> parse_npy(const std::string& bytes, const std::string& path) {
   const Header h = parse_header(bytes, path);
   std::size_t count = 1;
   for (auto d : h.shape) {
@@ -110,12 +116,19 @@ NpyArray<T> read_npy(const fs::path& path) {
     case Dtype::F8: convert<T, double>(src, count, a.data); break;
     case Dtype::I4: convert<T, std::int32_t>(src, count, a.data); break;
     case Dtype::I8: convert<T, std::int64_t>(src, count, a.data); break;
+    case Dtype::U4: convert<T, std::uint32_t>(src, count, a.data); break;
+    case Dtype::U8: convert<T, std::uint64_t>(src, count, a.data); break;
   }
   return a;
 }
 
 template <typename T>
 void write_npy(const fs::path& path, const std::vector<std::int64_t>& shape, const T* data) {
+  write_file_atomic(path, encode_npy(shape, data));
+}
+
+template <typename T>
+std::string encode_npy(const std::vector<std::int64_t>& shape, const T* data) {
   std::string dims;  // "(3, 4)", or "(3,)" for one dimension
   std::size_t count = 1;
   for (std::size_t i = 0; i < shape.size(); ++i) {
@@ -133,13 +146,19 @@ void write_npy(const fs::path& path, const std::vector<std::int64_t>& shape, con
   out += char(dict.size() >> 8);
   out += dict;
   out.append(reinterpret_cast<const char*>(data), count * sizeof(T));
-  write_file_atomic(path, out);
+  return out;
 }
 
 template NpyArray<float> read_npy<float>(const fs::path&);
 template NpyArray<double> read_npy<double>(const fs::path&);
 template NpyArray<std::int32_t> read_npy<std::int32_t>(const fs::path&);
 template NpyArray<std::int64_t> read_npy<std::int64_t>(const fs::path&);
+template NpyArray<float> parse_npy<float>(const std::string&, const std::string&);
+template NpyArray<double> parse_npy<double>(const std::string&, const std::string&);
+template NpyArray<std::int32_t> parse_npy<std::int32_t>(const std::string&, const std::string&);
+template NpyArray<std::int64_t> parse_npy<std::int64_t>(const std::string&, const std::string&);
+template std::string encode_npy<float>(const std::vector<std::int64_t>&, const float*);
+template std::string encode_npy<std::int32_t>(const std::vector<std::int64_t>&, const std::int32_t*);
 template void write_npy<float>(const fs::path&, const std::vector<std::int64_t>&, const float*);
 template void write_npy<std::int32_t>(const fs::path&, const std::vector<std::int64_t>&, const std::int32_t*);
 

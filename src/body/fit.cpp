@@ -1,0 +1,478 @@
+// Fitting the body model to keypoints, lifted 3D joints and a silhouette with Ceres (autodiff).
+//
+// Every model point the fit uses (joints, landmarks, sampled vertices) is a "skinned point": a rest position
+// linear in the shape coefficients and a few (joint, weight) influences, so one templated function poses
+// them all. One cost functor evaluates forward kinematics once for all residuals.
+#include <ceres/ceres.h>
+#include <ceres/cubic_interpolation.h>
+
+#include <chrono>
+#include <cmath>
+#include <map>
+#include <opencv2/imgproc.hpp>
+#include <optional>
+
+#include "monobody/body.hpp"
+#include "monobody/error.hpp"
+#include "monobody/render.hpp"
+
+namespace monobody {
+
+namespace {
+
+// Keypoint names (of every joint set in skeleton.hpp) -> the model's joints or landmarks. Joint sets place
+// some points differently from MakeHuman's joints (e.g. hips); these are the nearest counterparts.
+const std::map<std::string, std::string, std::less<>> kKeypointToModel = {
+    {"nose", "nose"}, {"left_eye", "left_eye"}, {"right_eye", "right_eye"}, {"left_ear", "left_ear"},
+    {"right_ear", "right_ear"}, {"left_shoulder", "left_arm"}, {"right_shoulder", "right_arm"},
+    {"left_elbow", "left_fore_arm"}, {"right_elbow", "right_fore_arm"}, {"left_wrist", "left_hand"},
+    {"right_wrist", "right_hand"}, {"left_pinky", "left_pinky"}, {"right_pinky", "right_pinky"},
+    {"left_index", "left_index"}, {"right_index", "right_index"}, {"left_thumb", "left_thumb"},
+    {"right_thumb", "right_thumb"}, {"left_hip", "left_up_leg"}, {"right_hip", "right_up_leg"},
+    {"left_knee", "left_leg"}, {"right_knee", "right_leg"}, {"left_ankle", "left_foot"},
+    {"right_ankle", "right_foot"}, {"left_heel", "left_heel"}, {"right_heel", "right_heel"},
+    {"left_foot_index", "left_foot_index"}, {"right_foot_index", "right_foot_index"},
+    // Human3.6M, MPII, LSP
+    {"pelvis", "hips"}, {"spine", "spine"}, {"thorax", "neck"}, {"neck_nose", "nose"}, {"head", "head_top"},
+    {"upper_neck", "neck1"}, {"head_top", "head_top"}, {"neck", "neck"}};
+
+// Points posed by linear blend skinning: rest = rest0 + dirs * shape.
+struct SkinnedPoints {
+  Eigen::Matrix3Xd rest0;
+  Eigen::MatrixXd dirs;                                   // 3N x K
+  std::vector<std::vector<std::pair<int, double>>> skin;  // per point (joint, weight)
+
+  int size() const { return int(rest0.cols()); }
+  void add(const Eigen::Vector3d& r, const Eigen::MatrixXd& d, std::vector<std::pair<int, double>> s) {
+    rest0.conservativeResize(3, rest0.cols() + 1);
+    rest0.col(rest0.cols() - 1) = r;
+    dirs.conservativeResize(dirs.rows() + 3, d.cols());
+    dirs.bottomRows(3) = d;
+    skin.push_back(std::move(s));
+  }
+
+  template <typename T>
+  Vec3<T> pose(int i, const T* shape, const Mat3<T>* rotations, const Vec3<T>* offsets) const {
+    const int K = int(dirs.cols());
+    Vec3<T> rest(T(rest0(0, i)), T(rest0(1, i)), T(rest0(2, i)));
+    for (int k = 0; k < K; ++k)
+      for (int d = 0; d < 3; ++d) rest[d] += dirs(3 * i + d, k) * shape[k];
+    Vec3<T> out = Vec3<T>::Zero();
+    for (auto [j, w] : skin[std::size_t(i)]) out += w * (rotations[j] * rest + offsets[j]);
+    return out;
+  }
+};
+
+// The fixed data of one fit stage, read by the cost functor.
+struct Stage {
+  const BodyModel* model = nullptr;
+  const Eigen::Matrix3Xd* joints0 = nullptr;  // rest joints at zero shape
+  const Eigen::MatrixXd* joint_dirs = nullptr;
+  std::vector<int> active;                    // pose components optimised (indices into the 3J pose)
+  PinholeCamera<double> camera;
+  // Keypoints: model points with targets.
+  SkinnedPoints keypoint_points;
+  std::vector<Eigen::Vector2d> keypoint_targets;
+  std::vector<double> keypoint_weights;       // sqrt(confidence) / sigma
+  double robust_px = 20;
+  // 3D joints (root-relative): model points, targets relative to the first entry (the root).
+  SkinnedPoints joint3d_points;
+  std::vector<Eigen::Vector3d> joint3d_targets;
+  std::vector<double> joint3d_weights;
+  // Silhouette: sampled vertices kept inside (distance transform), outline correspondences.
+  SkinnedPoints inside_points;
+  const ceres::BiCubicInterpolator<ceres::Grid2D<double, 1>>* outside_distance = nullptr;
+  double inside_weight = 0;
+  SkinnedPoints outline_points;
+  std::vector<Eigen::Vector2d> outline_targets;
+  double outline_weight = 0;
+  double pose_weight = 1, shape_weight = 1;
+
+  int residual_count() const {
+    const int prior = model->pose_prior.empty() ? int(active.size()) : int(model->pose_prior.whitening.rows());
+    return 2 * keypoint_points.size() + 3 * joint3d_points.size() + inside_points.size() + 2 * outline_points.size() +
+           prior + model->num_shapes();
+  }
+};
+
+struct BodyCost {
+  const Stage& s;
+
+  // DynamicAutoDiffCostFunction's form: parameter blocks orientation, translation, active pose, shape.
+  template <typename T>
+  bool operator()(T const* const* parameters, T* r) const {
+    return evaluate(parameters[0], parameters[1], parameters[2], parameters[3], r);
+  }
+
+  template <typename T>
+  bool evaluate(const T* orient, const T* translation, const T* active, const T* shape, T* r) const {
+    const BodyModel& m = *s.model;
+    const int J = m.num_joints(), K = m.num_shapes();
+    std::vector<T> rest(std::size_t(3 * J)), pose(std::size_t(3 * J), T(0));
+    for (int i = 0; i < 3 * J; ++i) {
+      rest[std::size_t(i)] = T((*s.joints0)(i % 3, i / 3));
+      for (int k = 0; k < K; ++k) rest[std::size_t(i)] += (*s.joint_dirs)(i, k) * shape[k];
+    }
+    for (std::size_t a = 0; a < s.active.size(); ++a) pose[std::size_t(s.active[a])] = active[a];
+    const auto joint_count = static_cast<std::size_t>(J);
+    std::vector<Mat3<T>> rotations(joint_count);
+    std::vector<Vec3<T>> offsets(joint_count), joints(joint_count);
+    forward_kinematics<T>(m.parents, rest.data(), pose.data(), orient, translation, rotations.data(), offsets.data(),
+                          joints.data());
+    const PinholeCamera<T> camera = s.camera.cast<T>();
+    const T robust2 = T(s.robust_px * s.robust_px);
+
+    for (int i = 0; i < s.keypoint_points.size(); ++i) {
+      const Vec3<T> p = s.keypoint_points.pose(i, shape, rotations.data(), offsets.data());
+      const Eigen::Matrix<T, 2, 1> e = camera.project(p) - s.keypoint_targets[std::size_t(i)].cast<T>();
+      // Geman-McClure-like: cost e^2 / (1 + e^2 / c^2), bounded for outliers.
+      const T scale = s.keypoint_weights[std::size_t(i)] / sqrt(T(1) + e.squaredNorm() / robust2);
+      *r++ = e.x() * scale;
+      *r++ = e.y() * scale;
+    }
+    if (s.joint3d_points.size()) {
+      const Vec3<T> root = s.joint3d_points.pose(0, shape, rotations.data(), offsets.data());
+      for (int i = 0; i < s.joint3d_points.size(); ++i) {
+        const Vec3<T> p = s.joint3d_points.pose(i, shape, rotations.data(), offsets.data()) - root;
+        for (int d = 0; d < 3; ++d) *r++ = (p[d] - s.joint3d_targets[std::size_t(i)][d]) * s.joint3d_weights[std::size_t(i)];
+      }
+    }
+    for (int i = 0; i < s.inside_points.size(); ++i) {
+      const Eigen::Matrix<T, 2, 1> uv = camera.project(s.inside_points.pose(i, shape, rotations.data(), offsets.data()));
+      T distance;
+      s.outside_distance->Evaluate(uv.y(), uv.x(), &distance);
+      *r++ = distance * s.inside_weight;
+    }
+    for (int i = 0; i < s.outline_points.size(); ++i) {
+      const Eigen::Matrix<T, 2, 1> e = camera.project(s.outline_points.pose(i, shape, rotations.data(), offsets.data())) -
+                                       s.outline_targets[std::size_t(i)].cast<T>();
+      const T scale = s.outline_weight / sqrt(T(1) + e.squaredNorm() / robust2);
+      *r++ = e.x() * scale;
+      *r++ = e.y() * scale;
+    }
+    const PosePrior& prior = m.pose_prior;
+    if (prior.empty()) {
+      for (std::size_t a = 0; a < s.active.size(); ++a) *r++ = s.pose_weight * active[a];
+    } else {
+      for (Eigen::Index row = 0; row < prior.whitening.rows(); ++row) {
+        T sum = T(0);
+        for (std::size_t a = 0; a < s.active.size(); ++a)
+          sum += prior.whitening(row, s.active[a]) * (active[a] - prior.mean[s.active[a]]);
+        *r++ = s.pose_weight * sum;
+      }
+    }
+    for (int k = 0; k < K; ++k) *r++ = s.shape_weight * shape[k];
+    return true;
+  }
+};
+
+}  // namespace
+
+struct BodyFitter::Impl {
+  const BodyModel& model;
+  Eigen::Matrix3Xd joints0;
+  Eigen::MatrixXd joint_dirs;  // 3J x K
+  std::vector<int> active;     // moving pose components
+  std::vector<int> samples;    // vertices spread over the body (farthest-point order)
+  BodyPoser poser;
+
+  explicit Impl(const BodyModel& m) : model(m), poser(m) {
+    const int J = m.num_joints(), K = m.num_shapes(), V = m.num_vertices();
+    joints0 = m.rest_joints(Eigen::VectorXd());
+    joint_dirs.resize(3 * J, K);
+    for (int k = 0; k < K; ++k) {
+      const Eigen::Map<const Eigen::Matrix3Xd> dir(m.shape_dirs.col(k).data(), 3, V);
+      const Eigen::Matrix3Xd jd = (m.joint_regressor * dir.transpose()).transpose();
+      joint_dirs.col(k) = Eigen::Map<const Eigen::VectorXd>(jd.data(), 3 * J);
+    }
+    for (int i = 3; i < 3 * J; ++i)
+      if (m.pose_prior.empty() || m.pose_prior.upper[i] > m.pose_prior.lower[i]) active.push_back(i);
+    // Farthest-point sampling of the template (deterministic: starts at vertex 0).
+    Eigen::VectorXd nearest = Eigen::VectorXd::Constant(V, 1e30);
+    int next = 0;
+    for (int n = 0; n < std::min(V, 400); ++n) {
+      samples.push_back(next);
+      nearest = nearest.cwiseMin((m.template_vertices.colwise() - m.template_vertices.col(next)).colwise().squaredNorm().transpose());
+      nearest.maxCoeff(&next);
+    }
+  }
+
+  std::optional<std::string> model_point(std::string_view keypoint) const {
+    auto it = kKeypointToModel.find(keypoint);
+    if (it == kKeypointToModel.end()) return std::nullopt;
+    return it->second;
+  }
+
+  void add_point(SkinnedPoints& points, const std::string& name) const {
+    for (int j = 0; j < model.num_joints(); ++j)
+      if (model.joint_names[std::size_t(j)] == name) return points.add(joints0.col(j), joint_dirs.middleRows(3 * j, 3), {{j, 1.0}});
+    add_vertex_mix(points, model.landmarks[std::size_t(model.landmark(name))].vertices);
+  }
+
+  void add_vertex_mix(SkinnedPoints& points, const std::vector<std::pair<int, double>>& mix) const {
+    Eigen::Vector3d rest = Eigen::Vector3d::Zero();
+    Eigen::MatrixXd dirs = Eigen::MatrixXd::Zero(3, model.num_shapes());
+    std::map<int, double> skin;
+    for (auto [v, w] : mix) {
+      rest += w * model.template_vertices.col(v);
+      dirs += w * model.shape_dirs.middleRows(3 * v, 3);
+      for (int k = model.skin_offset[std::size_t(v)]; k < model.skin_offset[std::size_t(v + 1)]; ++k)
+        skin[model.skin_joint[std::size_t(k)]] += w * model.skin_weight[std::size_t(k)];
+    }
+    points.add(rest, dirs, {skin.begin(), skin.end()});
+  }
+};
+
+BodyFitter::BodyFitter(const BodyModel& model) : impl_(std::make_unique<Impl>(model)) {}
+BodyFitter::~BodyFitter() = default;
+
+bool BodyFitter::has_point(std::string_view name) const { return impl_->model_point(name).has_value(); }
+
+Eigen::Matrix3Xd BodyFitter::keypoints(const BodyPoser& poser, JointSet set) const {
+  const Skeleton& sk = skeleton(set);
+  Eigen::Matrix3Xd out = Eigen::Matrix3Xd::Constant(3, sk.size(), std::numeric_limits<double>::quiet_NaN());
+  for (int i = 0; i < sk.size(); ++i) {
+    const auto name = impl_->model_point(sk.joints[std::size_t(i)]);
+    if (!name) continue;
+    bool found = false;
+    for (int j = 0; j < poser.model().num_joints() && !found; ++j)
+      if (poser.model().joint_names[std::size_t(j)] == *name) out.col(i) = poser.joints().col(j), found = true;
+    if (!found) out.col(i) = poser.landmark(poser.model().landmark(*name));
+  }
+  return out;
+}
+
+BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& options, BodyFitReport* report) const {
+  const auto start = std::chrono::steady_clock::now();
+  const Impl& im = *impl_;
+  const BodyModel& model = im.model;
+  const int J = model.num_joints(), K = model.num_shapes();
+
+  Stage stage;
+  stage.model = &model;
+  stage.joints0 = &im.joints0;
+  stage.joint_dirs = &im.joint_dirs;
+  stage.active = im.active;
+  stage.camera = input.camera;
+  stage.robust_px = options.keypoint_robust_px;
+  stage.pose_weight = options.pose_prior_weight;
+  stage.shape_weight = options.shape_prior_weight;
+
+  // Keypoints with a model counterpart.
+  std::vector<Eigen::Vector3d> kp_rest;  // rest positions at zero shape, for the initial placement
+  if (input.keypoints) {
+    const Keypoints2D& kp = *input.keypoints;
+    const Skeleton& sk = skeleton(kp.joint_set);
+    for (int i = 0; i < kp.size(); ++i) {
+      const auto name = im.model_point(sk.joints[std::size_t(i)]);
+      if (!name || !kp.valid(i)) continue;
+      im.add_point(stage.keypoint_points, *name);
+      stage.keypoint_targets.push_back(kp.xy.col(i));
+      stage.keypoint_weights.push_back(std::sqrt(std::min(1.0, kp.confidence[i])) / options.keypoint_sigma_px);
+      kp_rest.push_back(stage.keypoint_points.rest0.col(stage.keypoint_points.size() - 1));
+    }
+  }
+  if (stage.keypoint_points.size() < 6)
+    throw Error("body fit needs at least 6 keypoints with a model counterpart, got " +
+                std::to_string(stage.keypoint_points.size()));
+  if (input.joints3d) {
+    const Joints3D& j3 = *input.joints3d;
+    const Skeleton& sk = skeleton(j3.joint_set);
+    std::optional<Eigen::Vector3d> root;
+    for (int i = 0; i < j3.size(); ++i) {
+      const auto name = im.model_point(sk.joints[std::size_t(i)]);
+      if (!name || !j3.valid(i)) continue;
+      if (!root) root = j3.xyz.col(i);
+      im.add_point(stage.joint3d_points, *name);
+      stage.joint3d_targets.push_back(j3.xyz.col(i) - *root);
+      stage.joint3d_weights.push_back(std::sqrt(std::min(1.0, j3.confidence[i])) / options.joints3d_sigma_m);
+    }
+  }
+
+  // Silhouette: distance (pixels) to the mask for pixels outside it, and the mask's outline.
+  cv::Mat outside_distance;
+  std::vector<Eigen::Vector2d> outline;
+  if (input.mask) {
+    if (input.mask_width <= 0 || input.mask_height <= 0) throw Error("body fit: the mask has no size");
+    const cv::Mat mask(input.mask_height, input.mask_width, CV_8U, const_cast<std::uint8_t*>(input.mask));
+    cv::Mat binary = mask > 0;
+    cv::Mat outside = binary == 0;
+    cv::Mat distance;
+    cv::distanceTransform(outside, distance, cv::DIST_L2, cv::DIST_MASK_PRECISE);
+    distance.convertTo(outside_distance, CV_64F);
+    std::vector<std::vector<cv::Point>> contours;
+    cv::findContours(binary, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE);
+    std::size_t total = 0;
+    for (const auto& c : contours) total += c.size();
+    if (total > 0) {
+      const double step = double(total) / options.contour_samples;
+      std::size_t seen = 0;
+      double next = 0;
+      for (const auto& c : contours)
+        for (const auto& p : c) {
+          if (double(seen++) >= next) {
+            outline.emplace_back(p.x, p.y);
+            next += step;
+          }
+        }
+    }
+  }
+  std::optional<ceres::Grid2D<double, 1>> grid;
+  std::optional<ceres::BiCubicInterpolator<ceres::Grid2D<double, 1>>> interpolator;
+  if (!outside_distance.empty()) {
+    grid.emplace(outside_distance.ptr<double>(), 0, outside_distance.rows, 0, outside_distance.cols);
+    interpolator.emplace(*grid);
+  }
+
+  // Parameters.
+  BodyPose result = input.initial ? *input.initial : BodyPose::zero(model);
+  if (result.shape.size() != K || result.pose.size() != 3 * J) throw Error("body fit: the initial pose does not fit the model");
+  std::vector<double> active(im.active.size());
+  for (std::size_t a = 0; a < active.size(); ++a)
+    active[a] = input.initial ? result.pose[im.active[a]] : (model.pose_prior.empty() ? 0.0 : model.pose_prior.mean[im.active[a]]);
+
+  Eigen::Vector3d& orient = result.global_orient;
+  Eigen::Vector3d& translation = result.translation;
+  Eigen::VectorXd& shape = result.shape;
+
+  ceres::Solver::Options solver;
+  solver.linear_solver_type = ceres::DENSE_NORMAL_CHOLESKY;
+  solver.max_num_iterations = options.iterations;
+  solver.num_threads = 1;
+  solver.logging_type = ceres::SILENT;
+  solver.function_tolerance = 1e-6;
+  auto solve = [&](bool free_pose, bool free_shape) {
+    ceres::Problem problem;
+    auto* cost = new ceres::DynamicAutoDiffCostFunction<BodyCost, 16>(new BodyCost{stage});
+    cost->AddParameterBlock(3);
+    cost->AddParameterBlock(3);
+    cost->AddParameterBlock(int(active.size()));
+    cost->AddParameterBlock(K);
+    cost->SetNumResiduals(stage.residual_count());
+    problem.AddResidualBlock(cost, nullptr, {orient.data(), translation.data(), active.data(), shape.data()});
+    if (free_pose && !model.pose_prior.empty())
+      for (std::size_t a = 0; a < active.size(); ++a) {
+        problem.SetParameterLowerBound(active.data(), int(a), model.pose_prior.lower[im.active[a]]);
+        problem.SetParameterUpperBound(active.data(), int(a), model.pose_prior.upper[im.active[a]]);
+      }
+    if (!free_pose) problem.SetParameterBlockConstant(active.data());
+    if (!free_shape) problem.SetParameterBlockConstant(shape.data());
+    ceres::Solver::Summary summary;
+    ceres::Solve(solver, &problem, &summary);
+    return summary.final_cost;
+  };
+  auto current_pose = [&] {
+    BodyPose p = result;
+    p.pose.setZero();
+    for (std::size_t a = 0; a < active.size(); ++a) p.pose[im.active[a]] = active[a];
+    p.global_orient = orient;
+    return p;
+  };
+
+  // Stage 1: orientation and translation from the keypoints, trying the person facing the camera and
+  // facing away; depth from the keypoints' spread against the mean body's.
+  if (!input.initial) {
+    Eigen::Vector2d c2 = Eigen::Vector2d::Zero();
+    Eigen::Vector3d c3 = Eigen::Vector3d::Zero();
+    const int n = int(kp_rest.size());
+    for (int i = 0; i < n; ++i) c2 += stage.keypoint_targets[std::size_t(i)], c3 += kp_rest[std::size_t(i)];
+    c2 /= n;
+    c3 /= n;
+    double spread2 = 0, spread3 = 0;
+    for (int i = 0; i < n; ++i) {
+      spread2 += (stage.keypoint_targets[std::size_t(i)] - c2).squaredNorm();
+      spread3 += (kp_rest[std::size_t(i)] - c3).head<2>().squaredNorm();
+    }
+    const double depth = std::clamp(0.5 * (input.camera.fx + input.camera.fy) * std::sqrt(spread3 / std::max(spread2, 1e-9)), 0.5, 100.0);
+    const Eigen::Vector3d root = im.joints0.col(0);
+    double best_cost = std::numeric_limits<double>::infinity();
+    BodyPose best = result;
+    std::vector<double> best_active = active;
+    const std::vector<double> start_active = active;
+    for (const Eigen::Vector3d& facing : {Eigen::Vector3d(M_PI, 0, 0), Eigen::Vector3d(0, 0, M_PI)}) {
+      orient = facing;
+      active = start_active;
+      shape.setZero();
+      const Eigen::Vector3d target = input.camera.unproject(c2, depth);
+      translation = target - root - axis_angle_to_matrix<double>(orient) * (c3 - root);
+      solve(false, false);
+      const double cost = solve(true, false);  // the pose too, so a wrong facing cannot hide behind it
+      if (cost < best_cost) best_cost = cost, best = result, best_active = active;
+    }
+    result = best;
+    active = best_active;
+  } else {
+    solve(true, false);
+  }
+
+  // Stage 2: pose and shape, with the silhouette (outline correspondences re-associated each round).
+  BodyPoser poser(model);
+  Rasterizer raster;
+  const int rounds = input.mask ? std::max(1, options.silhouette_rounds) : 1;
+  for (int round = 0; round < rounds; ++round) {
+    stage.inside_points = {};
+    stage.outline_points = {};
+    stage.outline_targets.clear();
+    if (input.mask) {
+      for (int i = 0; i < std::min<int>(options.silhouette_samples, int(im.samples.size())); ++i)
+        im.add_vertex_mix(stage.inside_points, {{im.samples[std::size_t(i)], 1.0}});
+      stage.outside_distance = &*interpolator;
+      stage.inside_weight = std::sqrt(20.0 / stage.inside_points.size()) / options.silhouette_sigma_px;
+      // Outline: mask outline points -> nearest sample vertex that lies on the current rendered outline.
+      poser.pose(current_pose());
+      raster.render(poser.vertices(), model.faces, input.camera, input.mask_width, input.mask_height);
+      cv::Mat rendered(input.mask_height, input.mask_width, CV_8U, raster.mask().data()), inner;
+      cv::distanceTransform(rendered, inner, cv::DIST_L2, cv::DIST_MASK_PRECISE);
+      std::vector<std::pair<int, Eigen::Vector2d>> candidates;
+      for (int v : im.samples) {
+        const Eigen::Vector2d uv = input.camera.project(Eigen::Vector3d(poser.vertices().col(v)));
+        const int x = int(std::lround(uv.x())), y = int(std::lround(uv.y()));
+        if (x < 0 || y < 0 || x >= input.mask_width || y >= input.mask_height) continue;
+        if (inner.at<float>(y, x) < 4.0f) candidates.emplace_back(v, uv);
+      }
+      if (!candidates.empty()) {
+        for (const auto& q : outline) {
+          auto best = std::min_element(candidates.begin(), candidates.end(), [&](const auto& a, const auto& b) {
+            return (a.second - q).squaredNorm() < (b.second - q).squaredNorm();
+          });
+          im.add_vertex_mix(stage.outline_points, {{best->first, 1.0}});
+          stage.outline_targets.push_back(q);
+        }
+        stage.outline_weight = std::sqrt(20.0 / double(outline.size())) / options.silhouette_sigma_px;
+      }
+    }
+    solve(true, true);
+  }
+  result.pose.setZero();
+  for (std::size_t a = 0; a < active.size(); ++a) result.pose[im.active[a]] = active[a];
+
+  if (report) {
+    poser.pose(result);
+    double sq = 0;
+    int n = 0;
+    if (input.keypoints) {
+      const Eigen::Matrix3Xd model_kp = keypoints(poser, input.keypoints->joint_set);
+      for (int i = 0; i < input.keypoints->size(); ++i)
+        if (input.keypoints->valid(i) && model_kp.col(i).allFinite()) {
+          sq += (input.camera.project(Eigen::Vector3d(model_kp.col(i))) - input.keypoints->xy.col(i)).squaredNorm();
+          ++n;
+        }
+    }
+    report->keypoints_used = n;
+    report->keypoint_rms_px = n ? std::sqrt(sq / n) : 0.0;
+    if (input.mask) {
+      raster.render(poser.vertices(), model.faces, input.camera, input.mask_width, input.mask_height);
+      std::size_t both = 0, either = 0;
+      for (std::size_t i = 0; i < raster.triangle().size(); ++i) {
+        const bool a = raster.triangle()[i] >= 0, b = input.mask[i] != 0;
+        both += a && b;
+        either += a || b;
+      }
+      report->silhouette_iou = either ? double(both) / double(either) : 0.0;
+    }
+    report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
+  return result;
+}
+
+}  // namespace monobody
