@@ -23,6 +23,9 @@ struct Command {
   std::function<void()> run;
 };
 
+// The `eval` command that groups the evaluations of every stage (created by the first caller).
+CLI::App* eval_group(CLI::App& app);
+
 Command add_convert_command(CLI::App& app, const GlobalOptions& global);
 Command add_draw_command(CLI::App& app, const GlobalOptions& global);
 Command add_detect_command(CLI::App& app, const GlobalOptions& global);

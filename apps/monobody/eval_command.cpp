@@ -21,9 +21,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
     SparseLiftOptions solver;
   };
   auto opt = std::make_shared<Options>();
-  CLI::App* sub = app.add_subcommand("eval", "Evaluate 3D pose estimation on a benchmark");
-  sub->require_subcommand(1);
-  CLI::App* h36m = sub->add_subcommand("h36m", "Human3.6M: MPJPE (P1) and PA-MPJPE (P2) per action, mm");
+  CLI::App* h36m = eval_group(app)->add_subcommand("h36m", "Human3.6M: MPJPE (P1) and PA-MPJPE (P2) per action, mm");
   h36m->add_option("--subjects", opt->subjects, "Test subjects (the shared data has S9)")->delimiter(',');
   h36m->add_option("--input", opt->input, "2D input: sh (Stacked-Hourglass detections) or gt (projected 3D)")
       ->check(CLI::IsMember({"sh", "gt"}));
@@ -40,8 +38,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   h36m->add_option("-o,--output", opt->output, "Folder for the tables and the chart");
   h36m->add_option("--data", opt->data, "The h36m data folder (default: <shared data>/h36m)");
-  return {sub, [opt, h36m, &global] {
-            if (!h36m->parsed()) return;
+  return {h36m, [opt, &global] {
             SparseLifterOptions options;
             options.solver = opt->solver;
             const auto dict_path = opt->dictionary.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->dictionary);
