@@ -50,7 +50,9 @@ class PckEvaluator {
 // How to find the labelled person with a PoseDetector.
 struct LabelSearch {
   int max_candidates = 6;      // detections tried per image
-  bool fallback_regions = true;  // when no detection overlaps the label: whole-image regions at 4 rotations
+  // When no detection overlaps the label: the detector on overlapping square tiles, then whole-image
+  // regions at 4 rotations.
+  bool fallback_regions = true;
   double min_overlap = 0.3;    // IoU of joint boxes below which a detection is "not the labelled person"
 };
 

@@ -135,6 +135,27 @@ std::optional<Pose> pose_for_label(PoseDetector& detector, const ImageView& imag
     consider(std::move(pose));
   }
   if (search.fallback_regions && best_overlap < search.min_overlap) {
+    // The detector may have missed a smaller person beside a prominent one: run it again on overlapping
+    // square tiles (the short side's size, at both ends and the middle of the long side).
+    const int side = std::min(image.width, image.height);
+    const bool wide = image.width >= image.height;
+    const int travel = (wide ? image.width : image.height) - side;
+    for (int step = 0; step <= 2 && travel > side / 8; ++step) {
+      const int offset = travel * step / 2;
+      const int x0 = wide ? offset : 0, y0 = wide ? 0 : offset;
+      const ImageView tile{image.data + std::ptrdiff_t(y0) * image.stride + 3 * x0, side, side, image.stride};
+      const auto found = detector.detect_people(tile);
+      for (std::size_t i = 0; i < found.size() && int(i) < search.max_candidates; ++i) {
+        PoseDetection d = found[i];
+        d.box.head<2>() += Eigen::Vector2d(x0, y0);
+        d.keypoints.colwise() += Eigen::Vector2d(x0, y0);
+        Pose pose = refine(detector.landmarks_in(image, roi_from_detection(d)));
+        pose.detection = d;
+        consider(std::move(pose));
+      }
+    }
+  }
+  if (search.fallback_regions && best_overlap < search.min_overlap) {
     // The detector missed the person (or found someone else): let the landmark model look at the whole
     // picture, upright or turned by a quarter or half turn, and keep the turn it is surest about.
     const RotatedRect whole = blazepose::letterbox_region(image.width, image.height);
