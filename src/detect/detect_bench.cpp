@@ -16,11 +16,13 @@ using namespace monobody;
 const fs::path kSource = MONOBODY_SOURCE_DIR;
 
 bool inputs_present() {
-  return fs::exists(kSource / "models" / "pose_landmark_heavy.tflite") && fs::exists(kSource / "examples" / "data" / "messi5.jpg");
+  return fs::exists(kSource / "models" / "pose_landmark_heavy.tflite") &&
+         fs::exists(kSource / "examples" / "data" / "messi5.jpg");
 }
 
 PoseDetector make_detector(int model, int threads) {
-  return PoseDetector({.model = PoseModel(model), .model_dir = kSource / "models", .segmentation = false, .threads = threads});
+  return PoseDetector(
+      {.model = PoseModel(model), .model_dir = kSource / "models", .segmentation = false, .threads = threads});
 }
 
 void whole_frame(benchmark::State& state, const char* photo) {
@@ -30,7 +32,8 @@ void whole_frame(benchmark::State& state, const char* photo) {
   std::size_t people = 0;
   for (auto _ : state) people = detector.detect(image.view()).size();
   state.counters["people"] = double(people);
-  state.SetLabel(std::string(to_string(PoseModel(state.range(0)))) + ", " + std::to_string(state.range(1)) + " threads");
+  state.SetLabel(std::string(to_string(PoseModel(state.range(0)))) + ", " + std::to_string(state.range(1)) +
+                 " threads");
 }
 
 void BM_WholeFrameMessi(benchmark::State& state) { whole_frame(state, "messi5.jpg"); }

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <nlohmann/json.hpp>
 #include <numbers>
+#include <numeric>
 
 #include "blazepose.hpp"
 #include "monobody/error.hpp"
@@ -64,7 +64,11 @@ std::vector<LabelledImage> read_lsp_labels(const std::filesystem::path& path) {
 }
 
 PckEvaluator::PckEvaluator(double alpha, double head_alpha)
-    : alpha_(alpha), head_alpha_(head_alpha), correct_(kLspJoints), correct_head_(kLspJoints), total_(kLspJoints),
+    : alpha_(alpha),
+      head_alpha_(head_alpha),
+      correct_(kLspJoints),
+      correct_head_(kLspJoints),
+      total_(kLspJoints),
       total_head_(kLspJoints) {}
 
 void PckEvaluator::add(const std::optional<Keypoints2D>& prediction, const LabelledImage& label) {
@@ -72,8 +76,10 @@ void PckEvaluator::add(const std::optional<Keypoints2D>& prediction, const Label
   const auto& v = label.visible;
   auto distance = [&](int a, int b) { return (label.joints.col(a) - label.joints.col(b)).norm(); };
   std::optional<double> torso, head;
-  if (v[kLeftShoulder] && v[kRightHip]) torso = distance(kLeftShoulder, kRightHip);
-  else if (v[kRightShoulder] && v[kLeftHip]) torso = distance(kRightShoulder, kLeftHip);
+  if (v[kLeftShoulder] && v[kRightHip])
+    torso = distance(kLeftShoulder, kRightHip);
+  else if (v[kRightShoulder] && v[kLeftHip])
+    torso = distance(kRightShoulder, kLeftHip);
   if (v[kNeck] && v[kHeadTop]) head = distance(kNeck, kHeadTop);
   Eigen::Matrix2Xd predicted = Eigen::Matrix2Xd::Constant(2, kLspJoints, std::numeric_limits<double>::quiet_NaN());
   if (prediction) predicted = to_lsp(*prediction).xy;
