@@ -119,10 +119,12 @@ void detect_video(PoseDetector& detector, const fs::path& path, const fs::path& 
 
 Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
   auto opt = std::make_shared<DetectOptions>();
-  CLI::App* sub = app.add_subcommand("detect", "Find people and their 2D/3D landmarks (BlazePose) in photos or a video");
+  CLI::App* sub =
+      app.add_subcommand("detect", "Find people and their 2D/3D landmarks (BlazePose) in photos or a video");
   sub->add_option("input", opt->input, "A photo, a folder of photos, or a video")->required();
   sub->add_option("-o,--output", opt->output_dir, "Output folder (created if needed)")->required();
-  sub->add_option("--model", opt->model, "Landmark model: lite, full or heavy")->check(CLI::IsMember({"lite", "full", "heavy"}));
+  sub->add_option("--model", opt->model, "Landmark model: lite, full or heavy")
+      ->check(CLI::IsMember({"lite", "full", "heavy"}));
   sub->add_option("--max-people", opt->max_people, "Most people per image")->check(CLI::Range(1, 100));
   sub->add_option("--min-score", opt->min_score, "Detector score for a candidate person")->check(CLI::Range(0.0, 1.0));
   sub->add_option("--min-presence", opt->min_presence, "Landmark model's presence score to keep a person")

@@ -54,7 +54,7 @@ struct PoseDetectorOptions {
   // Fill the landmark crop beyond the image's edges with the nearest edge pixels (MediaPipe's default for
   // the landmark model) rather than black (what the peer reference does).
   bool replicate_border = true;
-  int redetect_interval = 10;        // video: frames between detector runs looking for new people
+  int redetect_interval = 10;  // video: frames between detector runs looking for new people
   // Photos, for accuracy at extra cost: also run the landmark model on the mirrored crop and average the two
   // (about twice the landmark time), and re-run it on the region its own alignment points give (per pass).
   bool flip_average = false;
@@ -81,9 +81,9 @@ struct SegmentationMask {
 
 // The landmark model's heatmaps (probabilities) on its own grid, and the map from grid to image pixels.
 struct LandmarkHeatmaps {
-  int size = 0;   // size x size cells
-  int count = 0;  // one channel per landmark (the 33 body landmarks)
-  std::vector<float> values;                        // size x size x count, channels last
+  int size = 0;               // size x size cells
+  int count = 0;              // one channel per landmark (the 33 body landmarks)
+  std::vector<float> values;  // size x size x count, channels last
   Eigen::Matrix<double, 2, 3> to_image = Eigen::Matrix<double, 2, 3>::Zero();  // cell (col, row) -> pixel
   bool empty() const { return values.empty(); }
   // Channel `landmark` resampled onto an image of the given size (zero outside the crop).
@@ -93,13 +93,13 @@ struct LandmarkHeatmaps {
 inline constexpr int kBlazePoseLandmarks = 33;
 
 struct Pose {
-  int id = 0;                 // stable across the frames of a video
-  double presence = 0.0;      // the landmark model's pose presence score in [0, 1]
+  int id = 0;                              // stable across the frames of a video
+  double presence = 0.0;                   // the landmark model's pose presence score in [0, 1]
   std::optional<PoseDetection> detection;  // the detection this pose came from (absent when tracked)
-  RotatedRect roi;            // the region the landmark model looked at
+  RotatedRect roi;                         // the region the landmark model looked at
   // 3 x 33: x, y in pixels; z a depth relative to the hips in the same pixel scale (smaller is nearer).
   Eigen::Matrix3Xd landmarks;
-  Eigen::VectorXd visibility;  // 33, in [0, 1]: likely to be in view and not occluded
+  Eigen::VectorXd visibility;         // 33, in [0, 1]: likely to be in view and not occluded
   Eigen::VectorXd landmark_presence;  // 33, in [0, 1]: likely to be inside the image
   // 3 x 33 metres, origin between the hips, axes as the image's (x right, y down, z away from the camera).
   Eigen::Matrix3Xd world_landmarks;

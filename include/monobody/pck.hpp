@@ -18,10 +18,10 @@ namespace monobody {
 
 // One labelled person in one image (LSP's 14 joints).
 struct LabelledImage {
-  std::filesystem::path file;        // absolute, or relative to the annotation file's folder
-  Eigen::Matrix2Xd joints;           // 2 x 14 pixels
-  std::vector<bool> visible;         // 14: labelled (false: outside the image, no position)
-  Eigen::Vector4d box() const;       // x, y, width, height of the labelled joints
+  std::filesystem::path file;   // absolute, or relative to the annotation file's folder
+  Eigen::Matrix2Xd joints;      // 2 x 14 pixels
+  std::vector<bool> visible;    // 14: labelled (false: outside the image, no position)
+  Eigen::Vector4d box() const;  // x, y, width, height of the labelled joints
 };
 
 // Reads LSP-format annotations as in shared/data/images/dev/lspet/lspet_dev.json
@@ -35,9 +35,9 @@ class PckEvaluator {
   void add(const std::optional<Keypoints2D>& prediction, const LabelledImage& label);
 
   int images() const { return images_; }
-  double pck() const;                         // in [0, 1], over every labelled joint
+  double pck() const;  // in [0, 1], over every labelled joint
   double pckh() const;
-  double pck(int joint) const;                // per lsp14 joint
+  double pck(int joint) const;  // per lsp14 joint
   double pckh(int joint) const;
   int labelled(int joint) const { return total_[std::size_t(joint)]; }
 
@@ -49,9 +49,11 @@ class PckEvaluator {
 
 // How to find the labelled person with a PoseDetector.
 struct LabelSearch {
-  int max_candidates = 6;      // detections tried per image
-  bool fallback_regions = true;  // when no detection overlaps the label: whole-image regions at 4 rotations
-  double min_overlap = 0.3;    // IoU of joint boxes below which a detection is "not the labelled person"
+  int max_candidates = 6;  // detections tried per image
+  // When no detection overlaps the label: the detector on overlapping square tiles, then whole-image
+  // regions at 4 rotations.
+  bool fallback_regions = true;
+  double min_overlap = 0.3;  // IoU of joint boxes below which a detection is "not the labelled person"
 };
 
 // The detector's poses (and fallbacks) for an image, and the one the label is about: the candidate whose

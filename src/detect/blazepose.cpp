@@ -43,9 +43,7 @@ double normalize_angle(double a) {
   return a - kTwoPi * std::floor((a + std::numbers::pi) / kTwoPi);
 }
 
-cv::Matx23d to_cv(const Affine& m) {
-  return {m(0, 0), m(0, 1), m(0, 2), m(1, 0), m(1, 1), m(1, 2)};
-}
+cv::Matx23d to_cv(const Affine& m) { return {m(0, 0), m(0, 1), m(0, 2), m(1, 0), m(1, 1), m(1, 2)}; }
 
 }  // namespace
 
@@ -65,8 +63,8 @@ Eigen::Vector2d region_to_image(const RotatedRect& region, const Eigen::Vector2d
 }
 
 Affine input_to_image(const RotatedRect& region, int size) {
-  const Eigen::Matrix2d a = rotation_matrix(region.rotation) *
-                            Eigen::Vector2d(region.width / size, region.height / size).asDiagonal();
+  const Eigen::Matrix2d a =
+      rotation_matrix(region.rotation) * Eigen::Vector2d(region.width / size, region.height / size).asDiagonal();
   Affine m;
   m.leftCols<2>() = a;
   m.col(2) = region.center + a * Eigen::Vector2d::Constant(0.5 - size / 2.0);
@@ -218,15 +216,14 @@ void refine_with_heatmaps(Eigen::Ref<Eigen::Matrix2Xd> uv, std::span<const float
   }
 }
 
-SegmentationMask mask_to_image(std::span<const float> logits, int size, const RotatedRect& roi, int width,
-                               int height) {
+SegmentationMask mask_to_image(std::span<const float> logits, int size, const RotatedRect& roi, int width, int height) {
   if (logits.size() != std::size_t(size) * size) throw Error("internal: segmentation size mismatch");
   cv::Mat prob(size, size, CV_32F);
   for (int i = 0; i < size * size; ++i) prob.at<float>(i) = float(sigmoid(logits[std::size_t(i)]));
   SegmentationMask mask{width, height, std::vector<float>(std::size_t(width) * height, 0.0f)};
   cv::Mat dst(height, width, CV_32F, mask.values.data());
-  cv::warpAffine(prob, dst, to_cv(invert(input_to_image(roi, size))), dst.size(), cv::INTER_LINEAR | cv::WARP_INVERSE_MAP,
-                 cv::BORDER_CONSTANT, cv::Scalar::all(0));
+  cv::warpAffine(prob, dst, to_cv(invert(input_to_image(roi, size))), dst.size(),
+                 cv::INTER_LINEAR | cv::WARP_INVERSE_MAP, cv::BORDER_CONSTANT, cv::Scalar::all(0));
   return mask;
 }
 
@@ -278,7 +275,8 @@ void to_image(const CropLandmarks& c, const RotatedRect& roi, Pose& pose) {
   pose.roi = roi;
   pose.presence = c.pose_flag;
   pose.landmarks.resize(3, kBlazePoseLandmarks);
-  for (int i = 0; i < kBlazePoseLandmarks; ++i) pose.landmarks.col(i) << region_to_image(roi, c.uv.col(i)), c.z[i] * roi.width;
+  for (int i = 0; i < kBlazePoseLandmarks; ++i)
+    pose.landmarks.col(i) << region_to_image(roi, c.uv.col(i)), c.z[i] * roi.width;
   pose.visibility = c.visibility.head(kBlazePoseLandmarks);
   pose.landmark_presence = c.presence.head(kBlazePoseLandmarks);
   pose.alignment.resize(2, 2);
@@ -300,7 +298,8 @@ LandmarkHeatmaps heatmaps_to_image(std::span<const float> logits, const RotatedR
   h.values.resize(kCells * kBlazePoseLandmarks);
   for (std::size_t cell = 0; cell < kCells; ++cell)
     for (int j = 0; j < kBlazePoseLandmarks; ++j)
-      h.values[cell * kBlazePoseLandmarks + std::size_t(j)] = float(sigmoid(logits[cell * kLandmarkCount + std::size_t(j)]));
+      h.values[cell * kBlazePoseLandmarks + std::size_t(j)] =
+          float(sigmoid(logits[cell * kLandmarkCount + std::size_t(j)]));
   h.to_image = heatmap_to_image(roi, kHeatmapSize);
   return h;
 }

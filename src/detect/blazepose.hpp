@@ -18,15 +18,15 @@
 namespace monobody::blazepose {
 
 inline constexpr int kDetectorInputSize = 224;
-inline constexpr int kAnchorCount = 2254;       // 28*28*2 + 14*14*2 + 7*7*6
-inline constexpr int kDetectorCoords = 12;      // box centre x, y, width, height, then 4 keypoints (x, y)
+inline constexpr int kAnchorCount = 2254;   // 28*28*2 + 14*14*2 + 7*7*6
+inline constexpr int kDetectorCoords = 12;  // box centre x, y, width, height, then 4 keypoints (x, y)
 inline constexpr int kLandmarkInputSize = 256;
-inline constexpr int kLandmarkCount = 39;       // 33 body landmarks, then 6 auxiliary points
-inline constexpr int kLandmarkValues = 5;       // x, y, z, visibility logit, presence logit
+inline constexpr int kLandmarkCount = 39;  // 33 body landmarks, then 6 auxiliary points
+inline constexpr int kLandmarkValues = 5;  // x, y, z, visibility logit, presence logit
 inline constexpr int kHeatmapSize = 64;
-inline constexpr int kAlignmentCentre = 33;     // auxiliary landmarks that play the detector's keypoints 0, 1
+inline constexpr int kAlignmentCentre = 33;  // auxiliary landmarks that play the detector's keypoints 0, 1
 inline constexpr int kAlignmentScale = 34;
-inline constexpr double kRoiScale = 1.25;       // margin around the body circle (MediaPipe's rect transformation)
+inline constexpr double kRoiScale = 1.25;  // margin around the body circle (MediaPipe's rect transformation)
 
 using Affine = Eigen::Matrix<double, 2, 3>;
 
@@ -45,9 +45,7 @@ Affine input_to_image(const RotatedRect& region, int size);
 Affine invert(const Affine& m);
 // Heatmap cells (col, row) of a size x size heatmap -> image pixels (see refine_with_heatmaps).
 Affine heatmap_to_image(const RotatedRect& roi, int size);
-inline Eigen::Vector2d apply(const Affine& m, const Eigen::Vector2d& p) {
-  return m.leftCols<2>() * p + m.col(2);
-}
+inline Eigen::Vector2d apply(const Affine& m, const Eigen::Vector2d& p) { return m.leftCols<2>() * p + m.col(2); }
 
 // Reusable buffers for crop_to_tensor (a float copy of the part of the image a region covers).
 struct CropScratch {
@@ -95,7 +93,7 @@ struct CropLandmarks {
   Eigen::VectorXd z{kLandmarkCount};           // normalised like u
   Eigen::VectorXd visibility{kLandmarkCount};  // probabilities
   Eigen::VectorXd presence{kLandmarkCount};
-  Eigen::Matrix3Xd world{3, kLandmarkCount};   // metres, crop orientation
+  Eigen::Matrix3Xd world{3, kLandmarkCount};  // metres, crop orientation
   double pose_flag = 0.0;
 };
 
@@ -113,7 +111,7 @@ struct DecodeOptions {
   bool refine_with_heatmaps = true;
   bool keep_heatmaps = false;
   bool segmentation = false;
-  int image_width = 0;   // for the segmentation mask
+  int image_width = 0;  // for the segmentation mask
   int image_height = 0;
 };
 

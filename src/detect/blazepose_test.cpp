@@ -9,9 +9,9 @@
 
 #include <cmath>
 #include <fstream>
-#include <numeric>
 #include <nlohmann/json.hpp>
 #include <numbers>
+#include <numeric>
 
 #include "monobody/error.hpp"
 #include "monobody/files.hpp"
@@ -232,8 +232,11 @@ TEST_F(BlazePoseReference, LandmarksMapBackToTheImage) {
 
   Pose pose;
   decode_landmarks(tensors, roi,
-                   {.refine_with_heatmaps = false, .keep_heatmaps = true, .segmentation = true,
-                    .image_width = image_.width(), .image_height = image_.height()},
+                   {.refine_with_heatmaps = false,
+                    .keep_heatmaps = true,
+                    .segmentation = true,
+                    .image_width = image_.width(),
+                    .image_height = image_.height()},
                    pose);
   const auto& lms = ref_["landmark_full"]["landmarks"];
   ASSERT_EQ(pose.landmarks.cols(), 33);
@@ -278,7 +281,7 @@ TEST_F(BlazePoseReference, LandmarksMapBackToTheImage) {
     }
   ASSERT_GT(n, 1000);
   EXPECT_GT(person, n / 20);
-  EXPECT_LT(diff / n, 0.03);  // rounding to the nearest pixel, on soft edges
+  EXPECT_LT(diff / n, 0.03);            // rounding to the nearest pixel, on soft edges
   EXPECT_EQ(pose.mask.at(0, 0), 0.0f);  // outside the crop
 
   // Heatmaps: the peak of the left hip's channel lies near the left hip.

@@ -31,8 +31,8 @@ CliRun run_cli(const std::string& args, const std::string& env = "") {
   return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out"), slurp(dir / "err")};
 }
 
-#define MODELS_OR_SKIP()                                                   \
-  MONOBODY_MODEL_FILE_OR_SKIP(detector_file, "pose_detection.tflite");   \
+#define MODELS_OR_SKIP()                                               \
+  MONOBODY_MODEL_FILE_OR_SKIP(detector_file, "pose_detection.tflite"); \
   MONOBODY_MODEL_FILE_OR_SKIP(landmark_file, "pose_landmark_full.tflite")
 
 TEST(DetectCli, PhotoGivesJsonOverlayAndMask) {
@@ -105,7 +105,8 @@ TEST(DetectCli, EvalPckOnAFewLspetImages) {
   MODELS_OR_SKIP();
   MONOBODY_SHARED_FILE_OR_SKIP(labels, "images/dev/lspet/lspet_dev.json");
   const fs::path dir = test::temp_dir("detect_cli_pck");
-  const CliRun run = run_cli("eval pck '" + labels.string() + "' --limit 5 -o '" + (dir / "pck.json").string() + "'");
+  const CliRun run = run_cli("eval pck '" + labels.string() + "' --limit 5 --model lite --passes 0 -o '" +
+                             (dir / "pck.json").string() + "'");
   ASSERT_EQ(run.exit_code, 0) << run.err;
   EXPECT_NE(run.out.find("head_top"), std::string::npos) << run.out;
   const auto report = read_json_file(dir / "pck.json");

@@ -3,9 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
-#include <numeric>
 #include <nlohmann/json.hpp>
 #include <numbers>
+#include <numeric>
 
 #include "blazepose.hpp"
 #include "monobody/error.hpp"
@@ -64,7 +64,11 @@ std::vector<LabelledImage> read_lsp_labels(const std::filesystem::path& path) {
 }
 
 PckEvaluator::PckEvaluator(double alpha, double head_alpha)
-    : alpha_(alpha), head_alpha_(head_alpha), correct_(kLspJoints), correct_head_(kLspJoints), total_(kLspJoints),
+    : alpha_(alpha),
+      head_alpha_(head_alpha),
+      correct_(kLspJoints),
+      correct_head_(kLspJoints),
+      total_(kLspJoints),
       total_head_(kLspJoints) {}
 
 void PckEvaluator::add(const std::optional<Keypoints2D>& prediction, const LabelledImage& label) {
@@ -72,8 +76,10 @@ void PckEvaluator::add(const std::optional<Keypoints2D>& prediction, const Label
   const auto& v = label.visible;
   auto distance = [&](int a, int b) { return (label.joints.col(a) - label.joints.col(b)).norm(); };
   std::optional<double> torso, head;
-  if (v[kLeftShoulder] && v[kRightHip]) torso = distance(kLeftShoulder, kRightHip);
-  else if (v[kRightShoulder] && v[kLeftHip]) torso = distance(kRightShoulder, kLeftHip);
+  if (v[kLeftShoulder] && v[kRightHip])
+    torso = distance(kLeftShoulder, kRightHip);
+  else if (v[kRightShoulder] && v[kLeftHip])
+    torso = distance(kRightShoulder, kLeftHip);
   if (v[kNeck] && v[kHeadTop]) head = distance(kNeck, kHeadTop);
   Eigen::Matrix2Xd predicted = Eigen::Matrix2Xd::Constant(2, kLspJoints, std::numeric_limits<double>::quiet_NaN());
   if (prediction) predicted = to_lsp(*prediction).xy;
@@ -133,6 +139,27 @@ std::optional<Pose> pose_for_label(PoseDetector& detector, const ImageView& imag
     Pose pose = refine(detector.landmarks_in(image, roi_from_detection(detections[i])));
     pose.detection = detections[i];
     consider(std::move(pose));
+  }
+  if (search.fallback_regions && best_overlap < search.min_overlap) {
+    // The detector may have missed a smaller person beside a prominent one: run it again on overlapping
+    // square tiles (the short side's size, at both ends and the middle of the long side).
+    const int side = std::min(image.width, image.height);
+    const bool wide = image.width >= image.height;
+    const int travel = (wide ? image.width : image.height) - side;
+    for (int step = 0; step <= 2 && travel > side / 8; ++step) {
+      const int offset = travel * step / 2;
+      const int x0 = wide ? offset : 0, y0 = wide ? 0 : offset;
+      const ImageView tile{image.data + std::ptrdiff_t(y0) * image.stride + 3 * x0, side, side, image.stride};
+      const auto found = detector.detect_people(tile);
+      for (std::size_t i = 0; i < found.size() && int(i) < search.max_candidates; ++i) {
+        PoseDetection d = found[i];
+        d.box.head<2>() += Eigen::Vector2d(x0, y0);
+        d.keypoints.colwise() += Eigen::Vector2d(x0, y0);
+        Pose pose = refine(detector.landmarks_in(image, roi_from_detection(d)));
+        pose.detection = d;
+        consider(std::move(pose));
+      }
+    }
   }
   if (search.fallback_regions && best_overlap < search.min_overlap) {
     // The detector missed the person (or found someone else): let the landmark model look at the whole

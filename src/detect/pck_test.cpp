@@ -68,7 +68,7 @@ TEST(Pck, PredictionsInOtherJointSetsAreMapped) {
   // BlazePose keypoints at the LSP limb joints map onto them (neck and head top are derived, not scored here).
   const LabelledImage label = figure();
   Keypoints2D blaze = Keypoints2D::zeros(JointSet::BlazePose33);
-  const int from_lsp[12][2] = {{28, 0}, {26, 1}, {24, 2}, {23, 3}, {25, 4}, {27, 5},
+  const int from_lsp[12][2] = {{28, 0}, {26, 1}, {24, 2}, {23, 3}, {25, 4},  {27, 5},
                                {16, 6}, {14, 7}, {12, 8}, {11, 9}, {13, 10}, {15, 11}};
   for (auto [b, l] : from_lsp) blaze.xy.col(b) = label.joints.col(l);
   blaze.confidence.setOnes();

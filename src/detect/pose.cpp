@@ -12,9 +12,12 @@ namespace monobody {
 
 std::string_view to_string(PoseModel model) {
   switch (model) {
-    case PoseModel::Lite: return "lite";
-    case PoseModel::Full: return "full";
-    case PoseModel::Heavy: return "heavy";
+    case PoseModel::Lite:
+      return "lite";
+    case PoseModel::Full:
+      return "full";
+    case PoseModel::Heavy:
+      return "heavy";
   }
   return "full";
 }
@@ -66,7 +69,9 @@ RotatedRect roi_from_detection(const PoseDetection& detection) {
   return blazepose::roi_from_alignment(detection.keypoints.col(0), detection.keypoints.col(1));
 }
 
-RotatedRect next_roi(const Pose& pose) { return blazepose::roi_from_alignment(pose.alignment.col(0), pose.alignment.col(1)); }
+RotatedRect next_roi(const Pose& pose) {
+  return blazepose::roi_from_alignment(pose.alignment.col(0), pose.alignment.col(1));
+}
 
 namespace {
 nlohmann::json rows(const Eigen::MatrixXd& m) {

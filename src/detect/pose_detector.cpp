@@ -162,8 +162,8 @@ PoseDetector::PoseDetector(const PoseDetectorOptions& options) : impl_(std::make
   expect_input(*m.landmark, kLandmarkInputSize, landmark_path);
   m.landmarks = output_with_size(*m.landmark, std::size_t(kLandmarkCount) * kLandmarkValues, landmark_path, "landmark");
   m.pose_flag = output_with_size(*m.landmark, 1, landmark_path, "landmark");
-  m.segmentation = output_with_size(*m.landmark, std::size_t(kLandmarkInputSize) * kLandmarkInputSize, landmark_path,
-                                    "landmark");
+  m.segmentation =
+      output_with_size(*m.landmark, std::size_t(kLandmarkInputSize) * kLandmarkInputSize, landmark_path, "landmark");
   m.heatmaps = output_with_size(*m.landmark, std::size_t(kHeatmapSize) * kHeatmapSize * kLandmarkCount, landmark_path,
                                 "landmark");
   m.world = output_with_size(*m.landmark, std::size_t(kLandmarkCount) * 3, landmark_path, "landmark");

@@ -21,8 +21,8 @@ namespace fs = std::filesystem;
 
 fs::path models_dir() { return test::source_dir() / "models"; }
 
-#define MONOBODY_MODELS_OR_SKIP(model)                                           \
-  MONOBODY_MODEL_FILE_OR_SKIP(detector_file, "pose_detection.tflite");         \
+#define MONOBODY_MODELS_OR_SKIP(model)                                 \
+  MONOBODY_MODEL_FILE_OR_SKIP(detector_file, "pose_detection.tflite"); \
   MONOBODY_MODEL_FILE_OR_SKIP(landmark_file, "pose_landmark_" model ".tflite")
 
 std::vector<float> read_floats(const fs::path& path, std::size_t count) {
@@ -95,10 +95,9 @@ TEST_P(GivenPeerRoi, LandmarksWorldAndMaskMatchThePeer) {
   const RotatedRect roi = ref->roi();
   Pose pose;
   // The peer reports the regressed landmarks (no heatmap refinement).
-  blazepose::decode_landmarks({output(195), output(1), output(256 * 256), output(64 * 64 * 39), output(117)}, roi,
-                              {.refine_with_heatmaps = false, .segmentation = true, .image_width = width,
-                               .image_height = height},
-                              pose);
+  blazepose::decode_landmarks(
+      {output(195), output(1), output(256 * 256), output(64 * 64 * 39), output(117)}, roi,
+      {.refine_with_heatmaps = false, .segmentation = true, .image_width = width, .image_height = height}, pose);
   EXPECT_NEAR(pose.presence, ref->json["landmark_" + model]["pose_flag"].get<double>(), 1e-4);
   for (int j = 0; j < kBlazePoseLandmarks; ++j)
     EXPECT_LT((pose.landmarks.col(j).head<2>() - ref->landmark(model, j)).norm(), 0.5) << "landmark " << j;
@@ -203,8 +202,7 @@ TEST(PoseDetector, VideoKeepsIdsWhileTracking) {
   MONOBODY_DEMO_FILE_OR_SKIP(photo, "messi5.jpg");
   // A synthetic "video": the photo sliding sideways by 3 px per frame.
   const Image image = read_image(photo);
-  PoseDetector detector({.model = PoseModel::Lite, .model_dir = models_dir(), .max_people = 2,
-                         .redetect_interval = 5});
+  PoseDetector detector({.model = PoseModel::Lite, .model_dir = models_dir(), .max_people = 2, .redetect_interval = 5});
   std::map<int, int> frames_per_id;
   double first_nose_x = 0;
   Image frame(image.width(), image.height());
@@ -224,7 +222,7 @@ TEST(PoseDetector, VideoKeepsIdsWhileTracking) {
     // Unsmoothed, the region follows the landmarks with a few pixels of jitter per frame.
     EXPECT_NEAR(messi.landmarks(0, 0) - first_nose_x, shift, 6.0) << "frame " << t;
   }
-  EXPECT_EQ(frames_per_id[0], 12);  // the same person, id 0, throughout
+  EXPECT_EQ(frames_per_id[0], 12);                                // the same person, id 0, throughout
   EXPECT_THROW(detector.detect_video(frame.view(), 0.1), Error);  // time going backwards
   detector.reset();
   EXPECT_EQ(detector.detect_video(frame.view(), 0.1)[0].detection.has_value(), true);
