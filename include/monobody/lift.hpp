@@ -57,9 +57,9 @@ std::filesystem::path default_pose_dictionary_path();
 struct SparseLiftOptions {
   // Weight of ||c||_1. The 2D points are centred and scaled to unit RMS radius before solving, so alpha does
   // not depend on the image size.
-  double alpha = 0.05;
-  int max_admm_iterations = 1000;
-  double admm_tolerance = 1e-4;      // relative primal and dual residuals
+  double alpha = 0.6;
+  int max_admm_iterations = 500;
+  double admm_tolerance = 1e-2;      // relative primal and dual residuals (tighter changes nothing measurable)
   int max_refine_iterations = 30;    // per start
   int refine_starts = 3;            // refine from the rotations of this many of the strongest bases
   double refine_tolerance = 1e-6;    // stop when the objective drops by less than this fraction

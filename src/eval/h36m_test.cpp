@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "monobody/error.hpp"
 #include "monobody/eval.hpp"
 #include "monobody/files.hpp"
 #include "monobody/image_io.hpp"
