@@ -8,6 +8,7 @@
 #include "monobody/error.hpp"
 #include "monobody/eval.hpp"
 #include "monobody/files.hpp"
+#include "monobody/mlp_lifter.hpp"
 #include "progress.hpp"
 
 namespace monobody::cli {
@@ -19,6 +20,9 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
     int stride = 1;
     long max_frames = 0;
     SparseLiftOptions solver;
+    std::string lifter = "sparse", model;
+    int relations = 0;
+    double depth_noise = 0.25;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* h36m = eval_group(app)->add_subcommand("h36m", "Human3.6M: MPJPE (P1) and PA-MPJPE (P2) per action, mm");
@@ -27,6 +31,15 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::IsMember({"sh", "gt"}));
   h36m->add_option("--stride", opt->stride, "Use every n-th frame (the data is at 10 Hz)")->check(CLI::PositiveNumber);
   h36m->add_option("--max-frames", opt->max_frames, "At most this many frames per sequence (0 = all)")
+      ->check(CLI::NonNegativeNumber);
+  h36m->add_option("--lifter", opt->lifter, "sparse, mlp, or mlp+ordinal (the MLP with simulated network depths)")
+      ->check(CLI::IsMember({"sparse", "mlp", "mlp+ordinal"}));
+  h36m->add_option("--model", opt->model, "Learned lifter model (.mlp) for --lifter mlp / mlp+ordinal");
+  h36m->add_option("--relations", opt->relations,
+                   "Simulated annotator: this many true ordinal relations per pose, used to refine the lifted pose")
+      ->check(CLI::Range(0, 136));
+  h36m->add_option("--depth-noise", opt->depth_noise,
+                   "mlp+ordinal: noise of the simulated network depths, in units of the 2D RMS radius")
       ->check(CLI::NonNegativeNumber);
   h36m->add_option("--dictionary", opt->dictionary, "Pose dictionary JSON (default: models/lift/cmu-k128.json)");
   h36m->add_option("--alpha", opt->solver.alpha, "Sparsity weight of the sparse lifter")->check(CLI::NonNegativeNumber);
@@ -39,10 +52,22 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
   h36m->add_option("-o,--output", opt->output, "Folder for the tables and the chart");
   h36m->add_option("--data", opt->data, "The h36m data folder (default: <shared data>/h36m)");
   return {h36m, [opt, &global] {
-            SparseLifterOptions options;
-            options.solver = opt->solver;
+            const bool learned = opt->lifter != "sparse";
             const auto dict_path = opt->dictionary.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->dictionary);
-            const SparseLifter lifter(read_pose_dictionary(dict_path), options);
+            std::unique_ptr<Lifter> lifter_ptr;
+            if (learned) {
+              const auto model = opt->model.empty() ? default_mlp_lifter_path() : std::filesystem::path(opt->model);
+              auto mlp = std::make_unique<MlpLifter>(model);
+              if (mlp->uses_depth() != (opt->lifter == "mlp+ordinal"))
+                throw Error("'" + model.string() + "' " + (mlp->uses_depth() ? "takes" : "does not take") +
+                            " network depths: use --lifter " + (mlp->uses_depth() ? "mlp+ordinal" : "mlp"));
+              lifter_ptr = std::move(mlp);
+            } else {
+              SparseLifterOptions options;
+              options.solver = opt->solver;
+              lifter_ptr = std::make_unique<SparseLifter>(read_pose_dictionary(dict_path), options);
+            }
+            const Lifter& lifter = *lifter_ptr;
 
             H36mEvalOptions eval;
             eval.data_dir = opt->data.empty() ? shared_data_dir() / "h36m" : std::filesystem::path(opt->data);
@@ -51,6 +76,8 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             eval.stride = opt->stride;
             eval.max_frames = opt->max_frames;
             eval.threads = global.resolved_threads();
+            eval.simulated_relations = opt->relations;
+            if (opt->lifter == "mlp+ordinal") eval.simulated_depth_noise = opt->depth_noise;
             ensure_writable_directory(opt->output);
 
             std::unique_ptr<ProgressBar> bar;
@@ -64,10 +91,17 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
 
             std::string subjects;
             for (const auto& s : opt->subjects) subjects += s;
+            std::string tag = opt->lifter == "mlp+ordinal" ? "mlp-ordinal" : opt->lifter;
+            if (opt->relations > 0) tag += fmt::format("_rel{}", opt->relations);
             const std::filesystem::path stem =
-                std::filesystem::path(opt->output) / fmt::format("h36m_{}_{}", subjects, opt->input);
+                std::filesystem::path(opt->output) / fmt::format("h36m_{}_{}_{}", subjects, opt->input, tag);
             nlohmann::json json = to_json(report);
-            json["dictionary"] = dict_path.string();
+            if (learned) {
+              json["model"] = opt->model.empty() ? default_mlp_lifter_path().string() : opt->model;
+              json["model_metadata"] = static_cast<const MlpLifter&>(lifter).weights().metadata;
+            } else {
+              json["dictionary"] = dict_path.string();
+            }
             json["solver"] = {{"alpha", opt->solver.alpha},
                               {"admm_tolerance", opt->solver.admm_tolerance},
                               {"max_admm_iterations", opt->solver.max_admm_iterations},
@@ -75,12 +109,15 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             json["stride"] = opt->stride;
             json["max_frames"] = opt->max_frames;
             json["threads"] = eval.threads;
-            const std::string md = to_markdown(report) +
-                                   fmt::format("\nDictionary `{}`, alpha {}, ADMM tolerance {} (at most {} iterations), "
-                                               "{} refinement starts, stride {}, max frames/sequence {}.\n",
-                                               dict_path.filename().string(), opt->solver.alpha,
-                                               opt->solver.admm_tolerance, opt->solver.max_admm_iterations,
-                                               opt->solver.refine_starts, opt->stride, opt->max_frames);
+            const std::string settings =
+                learned ? fmt::format("\nModel `{}`, stride {}, max frames/sequence {}.\n",
+                                      json["model"].get<std::string>(), opt->stride, opt->max_frames)
+                        : fmt::format("\nDictionary `{}`, alpha {}, ADMM tolerance {} (at most {} iterations), "
+                                      "{} refinement starts, stride {}, max frames/sequence {}.\n",
+                                      dict_path.filename().string(), opt->solver.alpha, opt->solver.admm_tolerance,
+                                      opt->solver.max_admm_iterations, opt->solver.refine_starts, opt->stride,
+                                      opt->max_frames);
+            const std::string md = to_markdown(report) + settings;
             write_file_atomic(stem.string() + ".md", md);
             write_file_atomic(stem.string() + ".json", json.dump(1) + "\n");
             write_h36m_chart(stem.string() + ".png", report);

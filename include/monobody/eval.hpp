@@ -61,12 +61,22 @@ struct H36mEvalOptions {
   int stride = 1;                                // every stride-th kept frame (the data is at 10 Hz)
   long max_frames = 0;                           // per sequence, after the stride; 0 = all
   int threads = 1;
+  // Ordinal depth. A pair of joints counts as "=" within this depth difference, in the ordinal accuracy and
+  // for the simulated annotator.
+  double ordinal_tolerance_mm = 100.0;
+  // A simulated annotator: this many random joint pairs per pose with their true order ("Z(a) > Z(b)", ...),
+  // given to refine_with_relations() after lifting. 0: none.
+  int simulated_relations = 0;
+  // For lifters that read each joint's relative depth from the 2D network (mlp+ordinal): the true depths with
+  // the training's noise model (mlp_lifter_train.hpp), since the data has no network depths. < 0: none.
+  double simulated_depth_noise = -1.0;
 };
 
 struct H36mActionErrors {
   long poses = 0;
   double p1 = 0.0;  // MPJPE after root alignment, mm
   double p2 = 0.0;  // PA-MPJPE, mm
+  double p1_without_relations = 0.0, p2_without_relations = 0.0;  // with simulated relations: before refining
 };
 
 struct H36mReport {
@@ -77,6 +87,11 @@ struct H36mReport {
   double p1 = 0.0, p2 = 0.0;                            // means over the actions that have poses
   long poses = 0;
   long failures = 0;                                    // poses the lifter rejected (not in the means)
+  double ordinal_accuracy = 0.0;                        // mean over poses of the fraction of joint pairs in the
+                                                        // right depth order
+  // With simulated relations: the same measures before the refinement (p1 and p2 hold those after it).
+  int relations_per_pose = 0;
+  double p1_without_relations = 0.0, p2_without_relations = 0.0, ordinal_accuracy_without_relations = 0.0;
   std::vector<double> milliseconds;                     // per pose, in evaluation order
   std::vector<int> iterations;                          // per pose
 };

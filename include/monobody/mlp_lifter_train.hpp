@@ -4,9 +4,11 @@
 
 #include <filesystem>
 #include <functional>
+#include <random>
 #include <string>
 #include <vector>
 
+#include "monobody/camera.hpp"
 #include "monobody/mlp.hpp"
 
 namespace monobody {
@@ -52,6 +54,13 @@ struct MlpLifterEpoch {
   double validation_p1_mm = 0;  // root-relative MPJPE on the validation subjects with the training noise's input
   double seconds = 0;
 };
+
+// Relative depths (pixels, as Keypoints2D::depth) that a 2D network might estimate for camera-frame joints
+// `joints_mm` seen at pixels `px`: the true depths scaled by a random factor in [1 - scale_noise, 1 +
+// scale_noise], plus Gaussian noise of `noise` times the 2D RMS radius per joint.
+Eigen::VectorXd simulate_network_depth(const Eigen::Matrix3Xd& joints_mm, const PinholeCamera<double>& camera,
+                                       const Eigen::Matrix2Xd& px, double noise, double scale_noise,
+                                       std::mt19937& rng);
 
 // Trains and returns the network (with metadata naming the data and options). progress(done, total) is called
 // every batch; each finished epoch is reported through on_epoch with the weights so far (to checkpoint them).

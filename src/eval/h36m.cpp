@@ -4,12 +4,15 @@
 #include <atomic>
 #include <chrono>
 #include <map>
+#include <random>
 #include <thread>
 
 #include "monobody/error.hpp"
 #include "monobody/eval.hpp"
 #include "monobody/files.hpp"
 #include "monobody/npy.hpp"
+#include "monobody/mlp_lifter_train.hpp"
+#include "monobody/ordinal.hpp"
 
 namespace monobody {
 namespace fs = std::filesystem;
@@ -51,11 +54,30 @@ struct View {
 
 struct PoseResult {
   double p1 = 0, p2 = 0, ms = 0;
+  double ordinal = 0;                                   // ordinal accuracy
+  double p1_before = 0, p2_before = 0, ordinal_before = 0;  // before the relations' refinement
   int iterations = 0;
   bool ok = false;
 };
 
-std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, H36mInput input) {
+// A simulated annotator's relations: random joint pairs with their true depth order.
+std::vector<OrdinalRelation> simulated_relations(const Eigen::Matrix3Xd& truth, int count, double tolerance,
+                                                 std::mt19937& rng) {
+  std::vector<OrdinalRelation> relations;
+  for (int k = 0; k < count; ++k) {
+    const int a = int(rng() % 17);
+    int b = int(rng() % 16);
+    if (b >= a) ++b;
+    relations.push_back({a, b, ordinal_order(truth(2, a), truth(2, b), tolerance)});
+  }
+  return relations;
+}
+
+std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, const H36mEvalOptions& options,
+                                 unsigned seed) {
+  const H36mInput input = options.input;
+  const double tolerance = options.ordinal_tolerance_mm;
+  std::mt19937 rng(seed);  // per view: results do not depend on the number of threads
   std::vector<PoseResult> out(v.frames.size());
   Eigen::Matrix3Xd truth(3, 17);
   for (std::size_t i = 0; i < v.frames.size(); ++i) {
@@ -72,13 +94,36 @@ std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, H36mInput 
       for (int j = 0; j < 16; ++j) kp.xy.col(j) << v.detections.at({f, j, 0}), v.detections.at({f, j, 1});
     }
     kp.confidence.setOnes();
+    if (options.simulated_depth_noise >= 0) {
+      const Keypoints2D h36m = kp.joint_set == JointSet::H36m17 ? kp : map_joints(kp, JointSet::H36m17);
+      const Eigen::VectorXd depth = simulate_network_depth(truth, v.camera.intrinsics, h36m.xy,
+                                                           options.simulated_depth_noise, 0.4, rng);
+      // Back to the input's joint set where it has one (MPII): nearest H36M joint by the mapping's first source.
+      if (kp.joint_set == JointSet::H36m17) {
+        kp.depth = depth;
+      } else {
+        kp = h36m;
+        kp.depth = depth;
+      }
+    }
     const auto start = std::chrono::steady_clock::now();
     try {
       const LiftOutput lifted = lifter.lift(kp, &v.camera.intrinsics);
       out[i].ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      const Eigen::Matrix3Xd estimate = lifted.joints.xyz * 1000.0;
-      out[i].p1 = mpjpe(estimate, truth);
-      out[i].p2 = pa_mpjpe(estimate, truth);
+      Eigen::Matrix3Xd estimate = lifted.joints.xyz * 1000.0;
+      out[i].p1 = out[i].p1_before = mpjpe(estimate, truth);
+      out[i].p2 = out[i].p2_before = pa_mpjpe(estimate, truth);
+      out[i].ordinal = out[i].ordinal_before = ordinal_accuracy(estimate, truth, tolerance);
+      if (options.simulated_relations > 0) {
+        const auto relations = simulated_relations(truth, options.simulated_relations, tolerance, rng);
+        const Keypoints2D h36m = kp.joint_set == JointSet::H36m17 ? kp : map_joints(kp, JointSet::H36m17);
+        OrdinalRefineOptions refine;
+        refine.equal_tolerance = tolerance / 1000.0;
+        estimate = refine_with_relations(lifted.joints.xyz, h36m, v.camera.intrinsics, relations, refine) * 1000.0;
+        out[i].p1 = mpjpe(estimate, truth);
+        out[i].p2 = pa_mpjpe(estimate, truth);
+        out[i].ordinal = ordinal_accuracy(estimate, truth, tolerance);
+      }
       out[i].iterations = lifted.iterations;
       out[i].ok = true;
     } catch (const Error&) {
@@ -151,7 +196,7 @@ H36mReport evaluate_h36m(const Lifter& lifter, const H36mEvalOptions& options,
   std::atomic<long> done{0};
   auto worker = [&](bool report) {
     for (std::size_t i; (i = next.fetch_add(1)) < views.size();) {
-      results[i] = run_view(lifter, views[i], options.input);
+      results[i] = run_view(lifter, views[i], options, unsigned(1000003 * i + 17));
       done += long(results[i].size());
       if (report && progress) progress(done.load(), total);
     }
@@ -176,23 +221,42 @@ H36mReport evaluate_h36m(const Lifter& lifter, const H36mEvalOptions& options,
       ++errors.poses;
       errors.p1 += r.p1;
       errors.p2 += r.p2;
+      report.ordinal_accuracy += r.ordinal;
+      report.ordinal_accuracy_without_relations += r.ordinal_before;
+      errors.p1_without_relations += r.p1_before;
+      errors.p2_without_relations += r.p2_before;
       report.milliseconds.push_back(r.ms);
       report.iterations.push_back(r.iterations);
     }
+  }
+  report.relations_per_pose = options.simulated_relations;
+  {
+    // Pose-weighted means of the ordinal measures and of the errors before the relations.
+    long n = 0;
+    for (const auto& e : report.actions) n += e.poses;
+    const double scale = n > 0 ? 1.0 / double(n) : 0.0;
+    report.ordinal_accuracy *= scale;
+    report.ordinal_accuracy_without_relations *= scale;
   }
   int actions = 0;
   for (auto& e : report.actions) {
     if (e.poses == 0) continue;
     e.p1 /= double(e.poses);
     e.p2 /= double(e.poses);
+    e.p1_without_relations /= double(e.poses);
+    e.p2_without_relations /= double(e.poses);
     report.p1 += e.p1;
     report.p2 += e.p2;
+    report.p1_without_relations += e.p1_without_relations;
+    report.p2_without_relations += e.p2_without_relations;
     report.poses += e.poses;
     ++actions;
   }
   if (actions > 0) {
     report.p1 /= actions;
     report.p2 /= actions;
+    report.p1_without_relations /= actions;
+    report.p2_without_relations /= actions;
   }
   return report;
 }

@@ -43,8 +43,8 @@ std::string to_markdown(const H36mReport& r) {
   for (int a = 0; a < kH36mActionCount; ++a) {
     header += fmt::format(" {} |", kH36mActionLabels[a]);
     rule += "---|";
-    p1 += " " + cell(r.actions[a], &H36mActionErrors::p1) + " |";
-    p2 += " " + cell(r.actions[a], &H36mActionErrors::p2) + " |";
+    p1 += fmt::format(" {} |", cell(r.actions[a], &H36mActionErrors::p1));
+    p2 += fmt::format(" {} |", cell(r.actions[a], &H36mActionErrors::p2));
   }
   header += " Avg |";
   rule += "---|";
@@ -55,7 +55,15 @@ std::string to_markdown(const H36mReport& r) {
   return fmt::format("Human3.6M {}, {} 2D input, lifter `{}`: {} poses{} (mm; Avg = mean over actions)\n\n", subjects,
                      r.input == "gt" ? "ground-truth" : "Stacked-Hourglass", r.lifter, r.poses,
                      r.failures ? fmt::format(", {} rejected", r.failures) : std::string()) +
-         header + "\n" + rule + "\n" + p1 + "\n" + p2 + "\n";
+         header + "\n" + rule + "\n" + p1 + "\n" + p2 + "\n" +
+         fmt::format("\nOrdinal depth accuracy {:.1f} % of joint pairs.\n", 100.0 * r.ordinal_accuracy) +
+         (r.relations_per_pose > 0
+              ? fmt::format("With {} simulated annotator relations per pose; before refining with them: P1 {:.1f}, P2 "
+                            "{:.1f} mm, ordinal accuracy {:.1f} % (P1 {:+.1f} %).\n",
+                            r.relations_per_pose, r.p1_without_relations, r.p2_without_relations,
+                            100.0 * r.ordinal_accuracy_without_relations,
+                            100.0 * (r.p1 - r.p1_without_relations) / std::max(r.p1_without_relations, 1e-9))
+              : std::string());
 }
 
 nlohmann::json to_json(const H36mReport& r) {
@@ -75,6 +83,12 @@ nlohmann::json to_json(const H36mReport& r) {
           {"failures", r.failures},
           {"actions", actions},
           {"average", {{"p1_mm", r.p1}, {"p2_mm", r.p2}, {"what", "mean of the per-action means"}}},
+          {"ordinal_accuracy", r.ordinal_accuracy},
+          {"relations_per_pose", r.relations_per_pose},
+          {"without_relations",
+           {{"p1_mm", r.p1_without_relations},
+            {"p2_mm", r.p2_without_relations},
+            {"ordinal_accuracy", r.ordinal_accuracy_without_relations}}},
           {"milliseconds_per_pose", distribution(r.milliseconds)},
           {"iterations_per_pose", distribution(iterations)}};
 }

@@ -51,7 +51,8 @@ TEST(MlpLifterFeatures, DepthsAreInTheUnitsOfThe2D) {
   const Eigen::VectorXd deeper = 2.0 * depth;
   ASSERT_TRUE(mlp_lifter_features(bigger, cam, b, &deeper));
   for (int i = 0; i < kMlpLifterInputsWithDepth; ++i) {
-    if (i != 34 && i != 35) EXPECT_NEAR(a[i], b[i], 1e-6) << i;
+    if (i == 34 || i == 35) continue;  // the pelvis position in the view does change
+    EXPECT_NEAR(a[i], b[i], 1e-6) << i;
   }
   // A depth of one RMS radius reads as 1.
   double rms = 0;

@@ -90,18 +90,6 @@ Pose mirror_world(const Pose& p) {
   return out;
 }
 
-// Relative depths in pixels as a 2D network would estimate them (see MlpLifterTrainOptions::with_depth).
-Eigen::VectorXd noisy_depth(const Pose& cam, const PinholeCamera<double>& intrinsics, const Eigen::Matrix2Xd& px,
-                            const MlpLifterTrainOptions& o, std::mt19937& rng) {
-  std::uniform_real_distribution<double> u(-1.0, 1.0);
-  std::normal_distribution<double> normal(0.0, o.depth_noise * rms_radius(px));
-  const double scale = 1.0 + o.depth_scale_noise * u(rng);
-  Eigen::VectorXd depth(17);
-  for (int j = 0; j < 17; ++j)
-    depth[j] = scale * (cam(2, j) - cam(2, 0)) * intrinsics.fx / cam(2, 0) + (j ? normal(rng) : 0.0);
-  return depth;
-}
-
 class SampleMaker {
  public:
   SampleMaker(const PoseBank& bank, const std::vector<Residual>& residuals, const MlpLifterTrainOptions& o)
@@ -136,7 +124,7 @@ class SampleMaker {
       for (int j = 0; j < 17; ++j) px.col(j) += Eigen::Vector2d(normal(rng), normal(rng));
     }
     Eigen::VectorXd depth;
-    if (options_.with_depth) depth = noisy_depth(cam, intrinsics, px, options_, rng);
+    if (options_.with_depth) depth = simulate_network_depth(cam, intrinsics, px, options_.depth_noise, options_.depth_scale_noise, rng);
     if (!mlp_lifter_features(px, intrinsics, x, options_.with_depth ? &depth : nullptr)) return false;
     for (int j = 1; j < 17; ++j)
       for (int d = 0; d < 3; ++d) y[3 * (j - 1) + d] = float(cam(d, j) - cam(d, 0));
@@ -156,6 +144,18 @@ struct Validation {
 };
 
 }  // namespace
+
+Eigen::VectorXd simulate_network_depth(const Eigen::Matrix3Xd& cam, const PinholeCamera<double>& intrinsics,
+                                       const Eigen::Matrix2Xd& px, double noise, double scale_noise,
+                                       std::mt19937& rng) {
+  std::uniform_real_distribution<double> u(-1.0, 1.0);
+  std::normal_distribution<double> normal(0.0, noise * rms_radius(px));
+  const double scale = 1.0 + scale_noise * u(rng);
+  Eigen::VectorXd depth(cam.cols());
+  for (int j = 0; j < cam.cols(); ++j)
+    depth[j] = scale * (cam(2, j) - cam(2, 0)) * intrinsics.fx / cam(2, 0) + (j ? normal(rng) : 0.0);
+  return depth;
+}
 
 MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<void(long, long)>& progress,
                             const std::function<void(const MlpLifterEpoch&, const MlpWeights&)>& on_epoch) {
@@ -217,7 +217,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
           std::array<float, kMlpLifterInputsWithDepth> a{}, b{};
           Eigen::VectorXd depth, mirrored;
           if (o.with_depth) {
-            depth = noisy_depth(p, cam.intrinsics, px, o, validation_rng);
+            depth = simulate_network_depth(p, cam.intrinsics, px, o.depth_noise, o.depth_scale_noise, validation_rng);
             mirrored = mirror_h36m_depth(depth);
           }
           if (!mlp_lifter_features(px, cam.intrinsics, a.data(), o.with_depth ? &depth : nullptr)) continue;
