@@ -150,5 +150,30 @@ TEST(Cli, DrawsOverTheDemoPhoto) {
   EXPECT_GT(fs::file_size(dir / "o.png"), 10000u);
 }
 
+// monobody lift with the committed default dictionary: COCO keypoints in, H36M-17 joints out at the metric
+// scale of the lifter (mean bone length 0.2591 m), pelvis at the origin; unusable people are reported.
+TEST(Cli, LiftWritesJoints3d) {
+  const fs::path dir = test::temp_dir("cli_lift");
+  const fs::path input = write_sample_result(dir);
+  const CliRun ok = run_cli("lift '" + input.string() + "' -o '" + (dir / "lifted.json").string() + "'");
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  const Result lifted = read_result(dir / "lifted.json");
+  ASSERT_TRUE(lifted.frames[0].people[0].joints3d.has_value());
+  const Joints3D& joints = *lifted.frames[0].people[0].joints3d;
+  EXPECT_EQ(joints.joint_set, JointSet::H36m17);
+  EXPECT_LT(joints.xyz.col(0).norm(), 1e-9);
+  double bones = 0;
+  for (auto [a, b] : skeleton(JointSet::H36m17).bones) bones += (joints.xyz.col(a) - joints.xyz.col(b)).norm();
+  EXPECT_NEAR(bones / 16, 0.2591, 1e-6);
+
+  Result few = read_result(input);
+  few.frames[0].people[0].keypoints2d->confidence.tail(14).setZero();
+  write_result(dir / "few.json", few);
+  const CliRun bad = run_cli("lift '" + (dir / "few.json").string() + "' -o '" + (dir / "x.json").string() + "'");
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("could be lifted"), std::string::npos) << bad.err;
+  EXPECT_FALSE(fs::exists(dir / "x.json"));
+}
+
 }  // namespace
 }  // namespace monobody
