@@ -174,9 +174,8 @@ struct BodyFitter::Impl {
   Eigen::MatrixXd joint_dirs;  // 3J x K
   std::vector<int> active;     // moving pose components
   std::vector<int> samples;    // vertices spread over the body (farthest-point order)
-  BodyPoser poser;
 
-  explicit Impl(const BodyModel& m) : model(m), poser(m) {
+  explicit Impl(const BodyModel& m) : model(m) {
     const int J = m.num_joints(), K = m.num_shapes(), V = m.num_vertices();
     joints0 = m.rest_joints(Eigen::VectorXd());
     joint_dirs.resize(3 * J, K);
@@ -401,14 +400,13 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
     }
     result = best;
     active = best_active;
-  } else {
-    solve(true, false);
   }
 
   // Stage 2: pose and shape, with the silhouette (outline correspondences re-associated each round).
   BodyPoser poser(model);
   Rasterizer raster;
-  const int rounds = input.mask ? std::max(1, options.silhouette_rounds) : 1;
+  // A warm start (the previous video frame) is already close: one round.
+  const int rounds = input.mask && !input.initial ? std::max(1, options.silhouette_rounds) : 1;
   for (int round = 0; round < rounds; ++round) {
     stage.inside_points = {};
     stage.outline_points = {};
@@ -421,7 +419,8 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
       // Outline: mask outline points -> nearest sample vertex that lies on the current rendered outline.
       poser.pose(current_pose());
       raster.render(poser.vertices(), model.faces, input.camera, input.mask_width, input.mask_height);
-      cv::Mat rendered(input.mask_height, input.mask_width, CV_8U, raster.mask().data()), inner;
+      std::vector<std::uint8_t> rendered_mask = raster.mask();
+      cv::Mat rendered(input.mask_height, input.mask_width, CV_8U, rendered_mask.data()), inner;
       cv::distanceTransform(rendered, inner, cv::DIST_L2, cv::DIST_MASK_PRECISE);
       std::vector<std::pair<int, Eigen::Vector2d>> candidates;
       for (int v : im.samples) {

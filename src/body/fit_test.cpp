@@ -35,7 +35,10 @@ TEST(BodyFit, TooFewKeypointsIsAClearError) {
   const BodyModel model = load_body_model(path);
   const BodyFitter fitter(model);
   Keypoints2D kp = Keypoints2D::zeros(JointSet::Coco17);
-  for (int i = 0; i < 4; ++i) kp.xy.col(i) << 100 + i, 100, kp.confidence[i] = 1.0;
+  for (int i = 0; i < 4; ++i) {
+    kp.xy.col(i) << 100 + i, 100;
+    kp.confidence[i] = 1.0;
+  }
   BodyFitInput input;
   input.camera = default_camera(640, 480);
   input.keypoints = &kp;

@@ -115,7 +115,11 @@ void BodyPoser::pose(const BodyPose& p) {
   Eigen::Map<Eigen::VectorXd> rest(rest_vertices_.data(), rest_vertices_.size());
   rest = Eigen::Map<const Eigen::VectorXd>(model_.template_vertices.data(), model_.template_vertices.size());
   if (p.shape.size()) rest.noalias() += model_.shape_dirs.leftCols(p.shape.size()) * p.shape;
-  rest_joints_.noalias() = (model_.joint_regressor * rest_vertices_.transpose()).transpose();
+  for (int j = 0; j < J; ++j) {  // the sparse regressor row by row: no temporaries
+    rest_joints_.col(j).setZero();
+    for (Eigen::SparseMatrix<double, Eigen::RowMajor>::InnerIterator it(model_.joint_regressor, j); it; ++it)
+      rest_joints_.col(j) += it.value() * rest_vertices_.col(it.col());
+  }
 
   // Per-joint transforms on the stack-free buffers (J is small, so fixed-size temporaries are fine).
   constexpr int kMaxJoints = 64;
