@@ -3,45 +3,18 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <map>
 #include <random>
 #include <thread>
 
 #include "monobody/error.hpp"
 #include "monobody/eval.hpp"
-#include "monobody/files.hpp"
+#include "monobody/h36m_data.hpp"
 #include "monobody/npy.hpp"
 #include "monobody/mlp_lifter_train.hpp"
 #include "monobody/ordinal.hpp"
 
 namespace monobody {
-namespace fs = std::filesystem;
 namespace {
-
-struct H36mCamera {
-  PinholeCamera<double> intrinsics;
-  CameraPose<double> pose;  // world -> camera, millimetres
-};
-
-H36mCamera parse_camera(const nlohmann::json& j, const std::string& where) {
-  try {
-    H36mCamera c;
-    for (int r = 0; r < 3; ++r)
-      for (int k = 0; k < 3; ++k) c.pose.R(r, k) = j.at("R").at(r).at(k).get<double>();
-    for (int r = 0; r < 3; ++r) c.pose.t[r] = j.at("t").at(r).get<double>();
-    c.intrinsics.fx = j.at("f").at(0).get<double>();
-    c.intrinsics.fy = j.at("f").at(1).get<double>();
-    c.intrinsics.cx = j.at("c").at(0).get<double>();
-    c.intrinsics.cy = j.at("c").at(1).get<double>();
-    // Human3.6M's tangential terms differ from OpenCV's by < 0.5 px here (data README); radial ones agree.
-    c.intrinsics.distortion = {j.at("k").at(0).get<double>(), j.at("k").at(1).get<double>(),
-                               j.at("p").at(0).get<double>(), j.at("p").at(1).get<double>(),
-                               j.at("k").at(2).get<double>()};
-    return c;
-  } catch (const nlohmann::json::exception& e) {
-    throw Error("h36m cameras.json: " + where + ": " + e.what());
-  }
-}
 
 // One camera's view of one sequence: the task unit of the evaluation.
 struct View {
@@ -147,44 +120,25 @@ H36mReport evaluate_h36m(const Lifter& lifter, const H36mEvalOptions& options,
                          const std::function<void(long, long)>& progress) {
   if (options.stride < 1) throw Error("h36m: the stride must be at least 1");
   if (options.max_frames < 0) throw Error("h36m: max frames must be >= 0");
-  const fs::path dir = options.data_dir;
-  const nlohmann::json index = read_json_file(dir / "index.json");
-  const nlohmann::json cameras = read_json_file(dir / "cameras.json");
-
   // Load everything first (S9 is ~10 MB), so the workers only compute.
-  std::map<std::string, NpyArray<float>> world;
+  const std::vector<H36mSequence> sequences = load_h36m(options.data_dir, options.subjects);
   std::vector<View> views;
-  for (const std::string& subject : options.subjects) {
-    if (!cameras.at("cameras").contains(subject)) throw Error("h36m: no subject '" + subject + "' in " + dir.string());
-    for (const auto& seq : index.at("sequences")) {
-      if (seq.at("subject").get<std::string>() != subject) continue;
-      const std::string action = seq.at("action").get<std::string>();
-      const int a = h36m_action_index(action);
-      if (a < 0) throw Error("h36m: unknown action '" + action + "'");
-      const std::string key = subject + "/" + action;
-      NpyArray<float>& pos = world[key] = read_npy<float>(dir / subject / (action + ".pos3d_world.npy"));
-      if (pos.shape.size() != 3 || pos.shape[1] != 17 || pos.shape[2] != 3)
-        throw Error("h36m: " + key + ".pos3d_world.npy must have shape (T, 17, 3)");
-      std::vector<int> frames;
-      for (long f = 0; f < pos.shape[0]; f += options.stride) {
-        if (options.max_frames > 0 && long(frames.size()) >= options.max_frames) break;
-        frames.push_back(int(f));
-      }
-      for (const auto& cam : seq.at("cameras_with_sh2d")) {
-        const std::string id = cam.get<std::string>();
-        View v;
-        v.action = a;
-        v.world = &pos;
-        v.frames = frames;
-        v.camera = parse_camera(cameras.at("cameras").at(subject).at(id), subject + "/" + id);
-        if (options.input == H36mInput::StackedHourglass) {
-          v.detections = read_npy<float>(dir / subject / (action + "." + id + ".sh2d.npy"));
-          if (v.detections.shape.size() != 3 || v.detections.shape[0] != pos.shape[0] || v.detections.shape[1] != 16 ||
-              v.detections.shape[2] != 2)
-            throw Error("h36m: " + key + "." + id + ".sh2d.npy must have shape (T, 16, 2) matching the 3D");
-        }
-        views.push_back(std::move(v));
-      }
+  for (const H36mSequence& seq : sequences) {
+    const int a = h36m_action_index(seq.name);
+    if (a < 0) throw Error("h36m: unknown action '" + seq.name + "'");
+    std::vector<int> frames;
+    for (long f = 0; f < seq.frame_count(); f += options.stride) {
+      if (options.max_frames > 0 && long(frames.size()) >= options.max_frames) break;
+      frames.push_back(int(f));
+    }
+    for (int c = 0; c < kH36mCameraCount; ++c) {
+      View v;
+      v.action = a;
+      v.world = &seq.world;
+      v.frames = frames;
+      v.camera = seq.cameras[std::size_t(c)];
+      if (options.input == H36mInput::StackedHourglass) v.detections = seq.detections(c);
+      views.push_back(std::move(v));
     }
   }
   if (views.empty()) throw Error("h36m: no sequences for the chosen subjects");
