@@ -793,7 +793,7 @@ void Reader::read_operator(const fb::Operator& op) {
       expect_output_shape(output, shape);
       break;
     }
-    default: op_fail("not implemented");
+    default: op_fail("internal error: an operator kind the reader accepted has no shape rule");
   }
   out_file.available = true;
   graph_.operations.push_back(std::move(operation));
