@@ -14,7 +14,7 @@ packages=(
   build-essential cmake pkg-config git ca-certificates
   libeigen3-dev libopencv-dev libceres-dev libxnnpack-dev libpthreadpool-dev
   libflatbuffers-dev flatbuffers-compiler nlohmann-json3-dev libcli11-dev libspdlog-dev libfmt-dev zlib1g-dev libzip-dev
-  libopenblas-dev
+  libopenblas-dev libexif-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev
   opencv-doc

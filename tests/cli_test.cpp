@@ -177,3 +177,65 @@ TEST(Cli, LiftWritesJoints3d) {
 
 }  // namespace
 }  // namespace monobody
+
+namespace monobody {
+namespace {
+
+// `monobody run` on the demo photo writes what the README promises, and the result reads back.
+TEST(CliRun, PhotoGivesResultPicturesAndMesh) {
+  MONOBODY_DEMO_FILE_OR_SKIP(photo, "messi5.jpg");
+  MONOBODY_MODEL_FILE_OR_SKIP(model, "pose_landmark_full.tflite");
+  const fs::path out = test::temp_dir("run_photo");
+  const CliRun r = run_cli("run '" + photo.string() + "' -o '" + out.string() + "'");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"messi5.json", "messi5.overlay.png", "messi5.side.png", "messi5.person0.obj"})
+    EXPECT_TRUE(fs::exists(out / name)) << name;
+  const Result result = read_result(out / "messi5.json");
+  ASSERT_EQ(result.frames.size(), 1u);
+  ASSERT_GE(result.frames[0].people.size(), 1u);
+  const Person& p = result.frames[0].people[0];
+  EXPECT_TRUE(p.keypoints2d && p.joints3d && p.body);
+  EXPECT_GT(p.joints3d->xyz(2, 0), 1.0);  // metres in front of the camera
+  EXPECT_NE((r.out + r.err).find("1 file, 1 frame, 1 people"), std::string::npos) << r.out << r.err;
+}
+
+// A folder with a good photo, an undecodable one, a photo of nobody and a text file: every file is reported,
+// the good outputs are written, an earlier output of the broken file is left alone, and the exit code says
+// something failed.
+TEST(CliRun, FolderGoesOnPastBadFiles) {
+  MONOBODY_DEMO_FILE_OR_SKIP(photo, "messi5.jpg");
+  MONOBODY_MODEL_FILE_OR_SKIP(model, "pose_landmark_full.tflite");
+  const fs::path in = test::temp_dir("run_folder_in"), out = test::temp_dir("run_folder_out");
+  fs::copy_file(photo, in / "messi5.jpg");
+  std::ofstream(in / "broken.jpg") << "not a jpeg at all";
+  std::ofstream(in / "notes.txt") << "hello";
+  {
+    const std::string grey(64 * 48 * 3, char(128));
+    write_file_atomic(in / "nobody.ppm", "P6\n64 48\n255\n" + grey);
+  }
+  std::ofstream(out / "broken.json") << "earlier good output";
+  const CliRun r = run_cli("run '" + in.string() + "' -o '" + out.string() + "' --no-body");
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const std::string log = r.out + r.err;
+  EXPECT_NE(log.find("broken.jpg"), std::string::npos) << log;
+  EXPECT_NE(log.find("nobody.ppm: no person found"), std::string::npos) << log;
+  EXPECT_NE(log.find("skipping 1 files"), std::string::npos) << log;
+  EXPECT_NE(log.find("1 of 3 files failed"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(out / "messi5.json"));
+  EXPECT_EQ(read_result(out / "nobody.json").frames.at(0).people.size(), 0u);
+  EXPECT_EQ(slurp(out / "broken.json"), "earlier good output");
+}
+
+TEST(CliRun, BadCameraFileFailsBeforeAnyWork) {
+  MONOBODY_DEMO_FILE_OR_SKIP(photo, "messi5.jpg");
+  const fs::path dir = test::temp_dir("run_badcam");
+  std::ofstream(dir / "K.json") << R"({"fx": 500})";
+  const CliRun r = run_cli("run '" + photo.string() + "' -o '" + (dir / "out").string() + "' --camera '" + (dir / "K.json").string() + "'");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("missing \"fy\""), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir / "out" / "messi5.json"));
+}
+
+}  // namespace
+}  // namespace monobody

@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", global.verbose, "Print details of each stage");
 
   const std::vector<Command> commands = {
+      add_run_command(app, global),
       add_convert_command(app, global),
       add_draw_command(app, global),
       add_detect_command(app, global),

@@ -31,6 +31,9 @@ Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::IsMember({"detector", "gaussian", "none"}));
   sub->add_option("--virtual-cameras", opt->train.virtual_camera_fraction, "Fraction of samples seen by random cameras")
       ->check(CLI::Range(0.0, 1.0));
+  sub->add_option("--paired-detections", opt->train.paired_detection_fraction,
+                  "With --noise detector: fraction of real-camera views given their own frame's detection")
+      ->check(CLI::Range(0.0, 1.0));
   sub->add_flag("--with-depth", opt->train.with_depth,
                 "Also feed each joint's relative depth as a 2D network estimates it (MoCap + ordinal)");
   sub->add_option("--depth-noise", opt->train.depth_noise, "Per-joint depth noise, in units of the 2D RMS radius");

@@ -172,6 +172,8 @@ struct BodyFitInput {
   const std::uint8_t* mask = nullptr;          // person silhouette, row-major, non-zero = person
   int mask_width = 0, mask_height = 0;
   const BodyPose* initial = nullptr;           // warm start (e.g. the previous video frame)
+  // The person's known shape (e.g. settled over the first frames of a video: one shape per person): held fixed.
+  const Eigen::VectorXd* shape = nullptr;
 };
 
 struct BodyFitOptions {

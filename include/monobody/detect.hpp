@@ -47,6 +47,9 @@ struct PoseDetectorOptions {
   // the landmark model's presence score then rejects what is not a person.
   double min_detection_score = 0.2;
   double min_pose_presence = 0.5;    // the landmark model's "a pose is here" score; below it a person is dropped
+  // Video: a person already tracked is kept down to this presence (small or briefly occluded people dip below
+  // min_pose_presence for a frame or two; dropping them would change their id).
+  double min_tracking_presence = 0.15;
   double nms_iou = 0.3;              // detections overlapping more than this are merged
   bool segmentation = true;          // compute each person's mask in the image
   bool heatmaps = false;             // keep the landmark heatmaps
@@ -55,6 +58,9 @@ struct PoseDetectorOptions {
   // the landmark model) rather than black (what the peer reference does).
   bool replicate_border = true;
   int redetect_interval = 10;  // video: frames between detector runs looking for new people
+  // People far from the camera are too small for the detector's 224-pixel view of the whole image: also look
+  // in n x n overlapping tiles (each zoomed in about n times, one detector run each). 0: whole image only.
+  int detection_tiles = 0;
   // Photos, for accuracy at extra cost: also run the landmark model on the mirrored crop and average the two
   // (about twice the landmark time), and re-run it on the region its own alignment points give (per pass).
   bool flip_average = false;

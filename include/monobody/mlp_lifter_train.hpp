@@ -27,6 +27,9 @@ struct MlpLifterTrainOptions {
   std::vector<std::string> validation_subjects = {"S9"};
   LifterNoise noise = LifterNoise::Detector;
   double virtual_camera_fraction = 0.5;           // of the samples of poses that have real cameras
+  // With detector noise: the fraction of real-camera views whose 2D input is that very frame's detection (its
+  // own error, which depends on the pose) rather than another frame's resampled error.
+  double paired_detection_fraction = 0.0;
   // "MoCap + ordinal": also feed each joint's relative depth, as a 2D network (BlazePose) estimates it. The
   // training depths are the true ones, scaled by a random factor in [1 - s, 1 + s] (s = depth_scale_noise) and
   // with Gaussian noise of depth_noise times the pose's 2D RMS radius per joint.

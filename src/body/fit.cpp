@@ -326,6 +326,9 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
   // Parameters.
   BodyPose result = input.initial ? *input.initial : BodyPose::zero(model);
   if (result.shape.size() != K || result.pose.size() != 3 * J) throw Error("body fit: the initial pose does not fit the model");
+  if (input.shape && input.shape->size() != K) throw Error("body fit: the known shape does not fit the model");
+  if (input.shape) result.shape = *input.shape;
+  const bool free_shape = input.shape == nullptr;
   std::vector<double> active(im.active.size());
   for (std::size_t a = 0; a < active.size(); ++a)
     active[a] = input.initial ? result.pose[im.active[a]] : (model.pose_prior.empty() ? 0.0 : model.pose_prior.mean[im.active[a]]);
@@ -391,7 +394,7 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
     for (const Eigen::Vector3d& facing : {Eigen::Vector3d(M_PI, 0, 0), Eigen::Vector3d(0, 0, M_PI)}) {
       orient = facing;
       active = start_active;
-      shape.setZero();
+      if (free_shape) shape.setZero();
       const Eigen::Vector3d target = input.camera.unproject(c2, depth);
       translation = target - root - axis_angle_to_matrix<double>(orient) * (c3 - root);
       solve(false, false);
@@ -440,7 +443,7 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
         stage.outline_weight = std::sqrt(20.0 / double(outline.size())) / options.silhouette_sigma_px;
       }
     }
-    solve(true, true);
+    solve(true, free_shape);
   }
   result.pose.setZero();
   for (std::size_t a = 0; a < active.size(); ++a) result.pose[im.active[a]] = active[a];

@@ -72,6 +72,13 @@ struct PoseDetector::Impl {
     RotatedRect roi;
   };
   std::vector<Track> tracks;
+  // People lost in the last frames, so that a person found again where one was lost keeps their id.
+  struct Lost {
+    int id;
+    RotatedRect roi;
+    int frames_ago;
+  };
+  std::vector<Lost> lost;
   int next_id = 0;
   int frames_since_detection = 0;
   std::optional<double> last_timestamp;
@@ -151,6 +158,7 @@ PoseDetector::PoseDetector(const PoseDetectorOptions& options) : impl_(std::make
   if (options.threads < 1) throw Error("threads must be at least 1");
   if (options.redetect_interval < 1) throw Error("redetect_interval must be at least 1");
   if (options.refine_passes < 0) throw Error("refine_passes must not be negative");
+  if (options.detection_tiles < 0 || options.detection_tiles > 8) throw Error("detection_tiles must be in [0, 8]");
   const fs::path dir = options.model_dir.empty() ? default_model_dir() : options.model_dir;
   const fs::path detector_path = dir / "pose_detection.tflite";
   const fs::path landmark_path = dir / ("pose_landmark_" + std::string(to_string(options.model)) + ".tflite");
@@ -176,12 +184,28 @@ const PoseDetectorOptions& PoseDetector::options() const { return impl_->options
 std::vector<PoseDetection> PoseDetector::detect_people(const ImageView& image) {
   if (image.empty()) throw Error("empty image");
   Impl& m = *impl_;
-  const RotatedRect letterbox = letterbox_region(image.width, image.height);
-  crop_to_tensor(image, letterbox, kDetectorInputSize, -1.0f, 1.0f, m.detector->input(0), m.scratch);
-  m.detector->invoke();
-  return weighted_nms(decode_detections(m.detector->output(m.regressors), m.detector->output(m.scores),
-                                        m.options.min_detection_score, letterbox),
-                      m.options.nms_iou);
+  std::vector<PoseDetection> found;
+  auto look_in = [&](const RotatedRect& region) {
+    crop_to_tensor(image, region, kDetectorInputSize, -1.0f, 1.0f, m.detector->input(0), m.scratch);
+    m.detector->invoke();
+    std::vector<PoseDetection> more = decode_detections(m.detector->output(m.regressors), m.detector->output(m.scores),
+                                                        m.options.min_detection_score, region);
+    found.insert(found.end(), more.begin(), more.end());
+  };
+  look_in(letterbox_region(image.width, image.height));
+  if (const int n = m.options.detection_tiles; n > 0) {
+    // Square tiles 1.3 / n of the longer side, spread evenly so that together they cover the image.
+    const double side = std::min(1.3 * std::max(image.width, image.height) / n, double(std::max(image.width, image.height)));
+    for (int ty = 0; ty < n; ++ty)
+      for (int tx = 0; tx < n; ++tx) {
+        auto centre = [&](int t, int size) {
+          const double lo = std::min(side, double(size)) / 2.0, hi = size - lo;
+          return n == 1 ? (size - 1) / 2.0 : lo + (hi - lo) * t / (n - 1) - 0.5;
+        };
+        look_in({Eigen::Vector2d(centre(tx, image.width), centre(ty, image.height)), side, side, 0.0});
+      }
+  }
+  return weighted_nms(std::move(found), m.options.nms_iou);
 }
 
 Pose PoseDetector::landmarks_in(const ImageView& image, const RotatedRect& roi) {
@@ -201,6 +225,7 @@ std::vector<Pose> PoseDetector::detect(const ImageView& image) {
 
 void PoseDetector::reset() {
   impl_->tracks.clear();
+  impl_->lost.clear();
   impl_->frames_since_detection = 0;
   impl_->last_timestamp.reset();
 }
@@ -216,9 +241,14 @@ std::vector<Pose> PoseDetector::detect_video(const ImageView& frame, double time
   // Follow every tracked person into this frame; drop those the landmark model no longer sees, and
   // duplicates (two tracks that converged onto one person: the older id stays).
   std::vector<Pose> poses;
+  for (auto& l : m.lost) ++l.frames_ago;
+  std::erase_if(m.lost, [&](const Impl::Lost& l) { return l.frames_ago > m.options.redetect_interval + 5; });
   for (const Impl::Track& track : m.tracks) {
     Pose pose = m.run_landmarks(frame, track.roi);
-    if (pose.presence < m.options.min_pose_presence) continue;
+    if (pose.presence < std::min(m.options.min_tracking_presence, m.options.min_pose_presence)) {
+      m.lost.push_back({track.id, track.roi, 0});
+      continue;
+    }
     if (std::any_of(poses.begin(), poses.end(), [&](const Pose& p) { return same_person(p, pose); })) continue;
     pose.id = track.id;
     poses.push_back(std::move(pose));
@@ -229,7 +259,20 @@ std::vector<Pose> PoseDetector::detect_video(const ImageView& frame, double time
       (poses.empty() || lost || m.frames_since_detection >= m.options.redetect_interval)) {
     const std::size_t tracked = poses.size();
     m.add_detected(frame, detect_people(frame), 0, poses);
-    for (std::size_t i = tracked; i < poses.size(); ++i) poses[i].id = m.next_id++;
+    for (std::size_t i = tracked; i < poses.size(); ++i) {
+      // Someone found where a person was lost a moment ago is that person (within 3/4 of their region's size: a
+      // track that fades out, e.g. behind a post, drifts a little first).
+      const auto again = std::min_element(m.lost.begin(), m.lost.end(), [&](const Impl::Lost& a, const Impl::Lost& b) {
+        return (a.roi.center - poses[i].roi.center).norm() < (b.roi.center - poses[i].roi.center).norm();
+      });
+      if (again != m.lost.end() && (again->roi.center - poses[i].roi.center).norm() < 0.75 * again->roi.width &&
+          std::none_of(poses.begin(), poses.end(), [&](const Pose& p) { return p.id == again->id; })) {
+        poses[i].id = again->id;
+        m.lost.erase(again);
+      } else {
+        poses[i].id = m.next_id++;
+      }
+    }
     m.frames_since_detection = 0;
   }
   m.tracks.clear();

@@ -21,6 +21,7 @@ using Pose = Eigen::Matrix<double, 3, 17>;
 struct PoseBank {
   std::vector<Pose> poses;
   std::vector<int> camera_set;                         // per pose: index into cameras, or -1
+  std::vector<std::array<int, kH36mCameraCount>> own_residual;  // per pose and camera: into the residuals, or -1
   std::vector<std::array<H36mCamera, kH36mCameraCount>> cameras;
 };
 
@@ -104,10 +105,15 @@ class SampleMaker {
     PinholeCamera<double> intrinsics;
     CameraPose<double> pose;
     const int set = bank_.camera_set[i];
+    int own = -1;
     if (set >= 0 && u(rng) >= options_.virtual_camera_fraction) {
-      const H36mCamera& c = bank_.cameras[std::size_t(set)][rng() % kH36mCameraCount];
+      const std::size_t camera = rng() % kH36mCameraCount;
+      const H36mCamera& c = bank_.cameras[std::size_t(set)][camera];
       intrinsics = c.intrinsics;
       pose = c.pose;
+      own = bank_.own_residual[i][camera];
+      if (own >= 0 && u(rng) < options_.paired_detection_fraction) world = bank_.poses[i];  // its own, unmirrored
+      else own = -1;
     } else {
       const VirtualCamera c = random_camera(world, rng);
       intrinsics = c.intrinsics;
@@ -117,7 +123,9 @@ class SampleMaker {
     for (int j = 0; j < 17; ++j) cam.col(j) = pose.to_camera(world.col(j));
     if ((cam.row(2).array() < 500.0).any()) return false;
     Eigen::Matrix2Xd px = project(cam, intrinsics);
-    if (options_.noise == LifterNoise::Detector && !residuals_.empty() && u(rng) < 0.9)
+    if (own >= 0)
+      px += residuals_[std::size_t(own)] * rms_radius(px);  // == that frame's detection
+    else if (options_.noise == LifterNoise::Detector && !residuals_.empty() && u(rng) < 0.9)
       px += residuals_[rng() % residuals_.size()] * rms_radius(px);
     if (options_.noise == LifterNoise::Gaussian) {
       std::normal_distribution<double> normal(0.0, 0.05 * rms_radius(px));
@@ -171,14 +179,18 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
                                                        : load_h36m(o.h36m_dir, o.h36m_subjects)) {
     bank.cameras.push_back(s.cameras);
     const int set = int(bank.cameras.size()) - 1;
+    const std::size_t first = bank.poses.size();
     for (int f = 0; f < s.frame_count(); ++f) {
       bank.poses.push_back(world_pose(s, f));
       bank.camera_set.push_back(set);
+      bank.own_residual.push_back({-1, -1, -1, -1});
     }
     if (o.noise != LifterNoise::Detector || s.gt_offset_suspect) continue;
+    const int residual_step = o.paired_detection_fraction > 0 ? 1 : 2;
     for (int c = 0; c < kH36mCameraCount; ++c) {
       const NpyArray<float> det = s.detections(c);
-      for (int f = 0; f < s.frame_count(); f += 2) {
+      for (int f = 0; f < s.frame_count(); f += residual_step) {
+        bank.own_residual[first + std::size_t(f)][std::size_t(c)] = int(residuals.size());
         Pose cam;
         const Pose w = world_pose(s, f);
         for (int j = 0; j < 17; ++j) cam.col(j) = s.cameras[std::size_t(c)].pose.to_camera(w.col(j));
@@ -194,6 +206,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
       for (int j = 0; j < 17; ++j) w.col(j) << 1000.0 * p(0, j), -1000.0 * p(2, j), 1000.0 * p(1, j);
       bank.poses.push_back(w);
       bank.camera_set.push_back(-1);
+      bank.own_residual.push_back({-1, -1, -1, -1});
     }
   }
   if (bank.poses.empty()) throw Error("train-lifter: no training poses");
@@ -266,6 +279,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
                                                                    : "none"},
                       {"with_depth", o.with_depth},
                       {"virtual_camera_fraction", o.virtual_camera_fraction},
+                      {"paired_detection_fraction", o.paired_detection_fraction},
                       {"epochs", o.epochs},
                       {"seed", o.seed}};
   MlpTrainer trainer(weights, {.learning_rate = o.learning_rate, .weight_decay = o.weight_decay,

@@ -1,0 +1,268 @@
+#include "monobody/pipeline.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <future>
+
+#include "monobody/error.hpp"
+#include "monobody/lift.hpp"
+#include "monobody/mlp_lifter.hpp"
+
+namespace monobody {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::filesystem::path source_dir() {
+  const char* src = std::getenv("MONOBODY_SOURCE_DIR");
+  return src && *src ? std::filesystem::path(src) : std::filesystem::path(MONOBODY_SOURCE_DIR);
+}
+
+std::unique_ptr<Lifter> make_lifter(const PipelineOptions& o) {
+  if (o.lifter == LifterKind::Sparse) {
+    const auto path = o.lifter_model.empty() ? default_pose_dictionary_path() : o.lifter_model;
+    return std::make_unique<SparseLifter>(read_pose_dictionary(path));
+  }
+  std::filesystem::path path = o.lifter_model;
+  if (path.empty())
+    path = o.lifter == LifterKind::MlpOrdinal ? source_dir() / "models" / "lift" / "mlp-cmu-depth.mlp"
+                                              : default_mlp_lifter_path();
+  auto lifter = std::make_unique<MlpLifter>(path);
+  if (o.lifter == LifterKind::MlpOrdinal && !lifter->uses_depth())
+    throw Error("'" + path.string() + "' does not take the keypoints' depth: use --lifter mlp with it");
+  return lifter;
+}
+
+// The per-person state a video keeps between frames.
+struct Track {
+  OneEuroFilter keypoints;
+  int last_frame = -1;
+  std::optional<BodyPose> body;            // the previous frame's fit
+  std::vector<Eigen::VectorXd> shapes;     // fitted shapes until the shape settles
+  std::optional<Eigen::VectorXd> shape;    // the settled shape
+};
+
+Eigen::VectorXd median_columns(const std::vector<Eigen::VectorXd>& shapes) {
+  Eigen::VectorXd m(shapes.front().size());
+  std::vector<double> v(shapes.size());
+  for (Eigen::Index k = 0; k < m.size(); ++k) {
+    for (std::size_t i = 0; i < shapes.size(); ++i) v[i] = shapes[i][k];
+    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
+    m[k] = v[v.size() / 2];
+  }
+  return m;
+}
+
+// BlazePose's per-landmark z in image pixels comes out several times larger than the depth its own metric world
+// landmarks give (2.8x on messi5.jpg), and the lifter was trained on true depths. So the relative depths handed
+// to the lifter are the world landmarks' z in pixels: scaled by the ratio of the 2D spread (pixels) to the world
+// landmarks' spread across the view (metres).
+void depth_from_world_landmarks(Keypoints2D& kp, const Eigen::Matrix3Xd& world) {
+  if (world.cols() != kp.size() || !world.allFinite()) return;
+  const Eigen::Vector2d c2 = kp.xy.rowwise().mean();
+  const Eigen::Vector2d c3 = world.topRows<2>().rowwise().mean();
+  const double spread2 = (kp.xy.colwise() - c2).squaredNorm(), spread3 = (world.topRows<2>().colwise() - c3).squaredNorm();
+  if (!(spread3 > 1e-9)) return;
+  kp.depth = world.row(2).transpose() * std::sqrt(spread2 / spread3);
+}
+
+void warn(Person& person, const std::string& message) {
+  if (!person.extras.contains("warnings")) person.extras["warnings"] = nlohmann::json::array();
+  person.extras["warnings"].push_back(message);
+}
+
+}  // namespace
+
+std::string_view to_string(LifterKind kind) {
+  switch (kind) {
+    case LifterKind::Sparse: return "sparse";
+    case LifterKind::Mlp: return "mlp";
+    case LifterKind::MlpOrdinal: return "mlp+ordinal";
+  }
+  return "?";
+}
+
+LifterKind parse_lifter_kind(std::string_view name) {
+  if (name == "sparse") return LifterKind::Sparse;
+  if (name == "mlp") return LifterKind::Mlp;
+  if (name == "mlp+ordinal") return LifterKind::MlpOrdinal;
+  throw Error("unknown lifter '" + std::string(name) + "' (sparse, mlp, mlp+ordinal)");
+}
+
+struct Pipeline::Impl {
+  PipelineOptions options;
+  PoseDetector detector;
+  std::unique_ptr<Lifter> lifter;
+  std::optional<BodyModel> model;
+  std::unique_ptr<BodyFitter> fitter;
+  std::map<int, Track> tracks;
+  PipelineTimings timings;
+
+  static PoseDetectorOptions detector_options(const PipelineOptions& o) {
+    PoseDetectorOptions d;
+    d.model = o.model;
+    d.max_people = o.max_people;
+    d.threads = o.threads;
+    d.segmentation = o.fit_body && o.silhouette;
+    d.detection_tiles = o.detection_tiles;
+    return d;
+  }
+
+  explicit Impl(PipelineOptions o) : options(std::move(o)), detector(detector_options(options)), lifter(make_lifter(options)) {
+    if (options.fit_body) {
+      model = load_body_model(options.body_model.empty() ? default_body_model_path() : options.body_model);
+      fitter = std::make_unique<BodyFitter>(*model);
+    }
+  }
+
+  // 3D joints in the camera frame (metres) for a person's keypoints; false (with a warning) if unusable.
+  bool lift(Person& person, const PinholeCamera<double>& camera) const {
+    const Keypoints2D& kp = *person.keypoints2d;
+    try {
+      const LiftOutput out = lifter->lift(kp, &camera);
+      const Keypoints2D h36m = map_joints(kp, JointSet::H36m17);
+      Eigen::Matrix3Xd root_relative = out.joints.xyz;
+      if (!options.relations.empty()) root_relative = refine_with_relations(root_relative, h36m, camera, options.relations);
+      const Eigen::Vector3d t = place_in_camera(root_relative, h36m, camera);
+      Joints3D joints = out.joints;
+      joints.xyz = root_relative.colwise() + t;
+      if (!joints.xyz.allFinite() || t.z() <= 0) throw Error("the lifted joints are not in front of the camera");
+      person.joints3d = std::move(joints);
+      person.extras["lift"] = {{"lifter", std::string(to_string(options.lifter))}, {"iterations", out.iterations}};
+      return true;
+    } catch (const Error& e) {
+      warn(person, std::string("lift: ") + e.what());
+      return false;
+    }
+  }
+
+  // Fits the body; `track` (video) gives the warm start and the settled shape and learns from the fit.
+  void fit(Person& person, const Pose& pose, const PinholeCamera<double>& camera, int width, int height,
+           Track* track, int frame) const {
+    BodyFitInput input;
+    input.camera = camera;
+    input.keypoints = &*person.keypoints2d;
+    if (person.joints3d) input.joints3d = &*person.joints3d;
+    std::vector<std::uint8_t> mask;
+    if (options.silhouette && !pose.mask.empty() && pose.mask.width == width && pose.mask.height == height) {
+      mask.resize(pose.mask.values.size());
+      for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = pose.mask.values[i] > 0.5f ? 255 : 0;
+      input.mask = mask.data();
+      input.mask_width = width;
+      input.mask_height = height;
+    }
+    if (track) {
+      if (track->body && track->last_frame >= frame - 2) input.initial = &*track->body;
+      if (track->shape) input.shape = &*track->shape;
+    }
+    try {
+      BodyFitReport report;
+      const BodyPose body = fitter->fit(input, {}, &report);
+      person.body = BodyParameters{model->name, body.shape, body.pose, body.global_orient, body.translation};
+      person.extras["body_height_m"] = body_height(*model, body.shape);
+      person.extras["body_fit"] = {{"keypoint_rms_px", report.keypoint_rms_px}, {"keypoints_used", report.keypoints_used}};
+      if (input.mask) person.extras["body_fit"]["silhouette_iou"] = report.silhouette_iou;
+      if (track) {
+        track->body = body;
+        if (!track->shape) {
+          track->shapes.push_back(body.shape);
+          if (int(track->shapes.size()) >= options.shape_frames) track->shape = median_columns(track->shapes);
+        }
+      }
+    } catch (const Error& e) {
+      warn(person, std::string("body fit: ") + e.what());
+    }
+  }
+
+  FrameResult process(const ImageView& image, const std::string& source, int index, double time,
+                      const PinholeCamera<double>& camera, bool video) {
+    FrameResult result;
+    result.source = source;
+    result.frame = index;
+    result.time = time;
+    result.image_width = image.width;
+    result.image_height = image.height;
+    result.camera = camera;
+
+    auto t0 = Clock::now();
+    const std::vector<Pose> poses = video ? detector.detect_video(image, time) : detector.detect(image);
+    timings.detect += seconds_since(t0);
+    ++timings.frames;
+    timings.people += int(poses.size());
+
+    t0 = Clock::now();
+    std::vector<Track*> person_tracks;
+    for (const Pose& pose : poses) {
+      Person person = to_person(pose);
+      depth_from_world_landmarks(*person.keypoints2d, pose.world_landmarks);
+      person.extras.erase("roi");  // the detector's internals: in `monobody detect`'s output, not here
+      Track* track = nullptr;
+      if (video) {
+        track = &tracks[pose.id];
+        if (track->last_frame < index - 5) track->keypoints.reset();  // lost for a while: start afresh
+        if (options.smooth) {
+          Keypoints2D& kp = *person.keypoints2d;
+          Eigen::VectorXd v(3 * kp.size());
+          for (int j = 0; j < kp.size(); ++j) v.segment<3>(3 * j) << kp.xy(0, j), kp.xy(1, j), kp.depth.size() ? kp.depth[j] : 0.0;
+          v = track->keypoints.filter(v, time);
+          for (int j = 0; j < kp.size(); ++j) {
+            kp.xy.col(j) = v.segment<2>(3 * j);
+            if (kp.depth.size()) kp.depth[j] = v[3 * j + 2];
+          }
+        }
+      }
+      lift(person, camera);
+      result.people.push_back(std::move(person));
+      person_tracks.push_back(track);
+    }
+    timings.lift += seconds_since(t0);
+
+    if (fitter) {
+      t0 = Clock::now();
+      // People are independent: fit them on separate threads when there are threads to spare.
+      const auto fit_one = [&](std::size_t i) {
+        fit(result.people[i], poses[i], camera, image.width, image.height, person_tracks[i], index);
+      };
+      if (options.threads > 1 && poses.size() > 1) {
+        std::vector<std::future<void>> jobs;
+        for (std::size_t i = 1; i < poses.size(); ++i) jobs.push_back(std::async(std::launch::async, fit_one, i));
+        fit_one(0);
+        for (auto& j : jobs) j.get();
+      } else {
+        for (std::size_t i = 0; i < poses.size(); ++i) fit_one(i);
+      }
+      timings.fit += seconds_since(t0);
+    }
+    for (std::size_t i = 0; i < poses.size(); ++i)
+      if (person_tracks[i]) person_tracks[i]->last_frame = index;
+    return result;
+  }
+};
+
+Pipeline::Pipeline(PipelineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Pipeline::~Pipeline() = default;
+
+FrameResult Pipeline::process_photo(const ImageView& image, const std::string& source,
+                                    const PinholeCamera<double>& camera) {
+  return impl_->process(image, source, 0, 0.0, camera, false);
+}
+
+FrameResult Pipeline::process_video_frame(const ImageView& frame, const std::string& source, int index, double time,
+                                          const PinholeCamera<double>& camera) {
+  return impl_->process(frame, source, index, time, camera, true);
+}
+
+void Pipeline::reset() {
+  impl_->detector.reset();
+  impl_->tracks.clear();
+}
+
+const BodyModel* Pipeline::body_model() const { return impl_->model ? &*impl_->model : nullptr; }
+const PipelineTimings& Pipeline::timings() const { return impl_->timings; }
+const PipelineOptions& Pipeline::options() const { return impl_->options; }
+
+}  // namespace monobody
