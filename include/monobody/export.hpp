@@ -63,7 +63,8 @@ void write_viewer_html(const std::filesystem::path& path, const ViewerContent& c
 // there), or $MONOBODY_THREE_DIR when set.
 std::filesystem::path default_three_dir();
 
-// A picture as JPEG bytes, e.g. for ViewerContent::frames_jpeg.
-std::vector<std::uint8_t> jpeg_bytes(const ImageView& image, int quality = 90);
+// A picture as JPEG bytes, e.g. for ViewerContent::frames_jpeg; shrunk to max_width pixels wide when it is
+// wider (0: keep the size).
+std::vector<std::uint8_t> jpeg_bytes(const ImageView& image, int quality = 90, int max_width = 0);
 
 }  // namespace monobody

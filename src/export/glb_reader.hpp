@@ -6,6 +6,8 @@
 
 #include <Eigen/Geometry>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "monobody/error.hpp"

@@ -65,11 +65,12 @@
   scene.add(plane);
   const textureLoader = new THREE.TextureLoader();
   const pictures = data.pictures.map(() => null);
-  let pending = 1 + (data.pictures.length ? 1 : 0);  // the glb and the first picture
+  const decoded = new Set();  // pictures ready to draw
+  let shownPicture = -1;
   function picture(index) {
     if (!pictures[index]) {
       pictures[index] = textureLoader.load('data:image/jpeg;base64,' + data.pictures[index], () => {
-        if (index === 0) loaded();
+        decoded.add(index);
         draw();
       }, undefined, () => fail('cannot decode background picture ' + index));
       pictures[index].encoding = THREE.sRGBEncoding;
@@ -77,11 +78,16 @@
     return pictures[index];
   }
 
-  // Playback: the animation runs at data.fps; the slider picks a frame and stops playing.
+  // Playback: the animation runs at data.fps; the slider picks a frame and stops playing. A page address
+  // ending in #frame=N opens paused at frame N.
   const slider = document.getElementById('frame');
   const playButton = document.getElementById('play');
   const label = document.getElementById('label');
   let mixer = null, clipDuration = 0, playing = data.frames > 1, frame = 0, clock = new THREE.Clock(), time = 0;
+  const linked = /frame=(\d+)/.exec(window.location.hash);
+  const startFrame = linked ? Math.min(data.frames - 1, Number(linked[1])) : 0;
+  if (linked) playing = false;
+  time = startFrame / data.fps;
   if (data.frames > 1) {
     slider.max = String(data.frames - 1);
   } else {
@@ -95,7 +101,8 @@
     // Just before the clip's end rather than at it: a repeating clip shows its first frame at its end.
     if (mixer) mixer.setTime(Math.min(f / data.fps, clipDuration - 1e-4));
     if (data.pictures.length) {
-      const tex = picture(Math.min(data.pictures.length - 1, Math.floor(f / data.frameStep)));
+      shownPicture = Math.min(data.pictures.length - 1, Math.floor(f / data.frameStep));
+      const tex = picture(shownPicture);
       if (plane.material.map !== tex) {
         plane.material.map = tex;
         plane.material.needsUpdate = true;
@@ -129,16 +136,13 @@
   }
   window.addEventListener('resize', resize);
 
-  let drawn = false;
+  let glbLoaded = false, ready = false;
   function draw() {
     renderer.render(scene, camera);
-    if (!drawn && pending === 0 && !failed) {
-      drawn = true;
+    if (!ready && !failed && glbLoaded && (shownPicture < 0 || decoded.has(shownPicture))) {
+      ready = true;
       document.title = 'ready';
     }
-  }
-  function loaded() {
-    --pending;
   }
   function tick() {
     requestAnimationFrame(tick);
@@ -150,17 +154,19 @@
   }
 
   new THREE.GLTFLoader().parse(bytes(data.glb).buffer, '', (gltf) => {
+    // Culling would test the meshes' rest pose, which stands at the origin, not where the people are.
+    gltf.scene.traverse((o) => { if (o.isSkinnedMesh) o.frustumCulled = false; });
     scene.add(gltf.scene);
     if (gltf.animations.length) {
       mixer = new THREE.AnimationMixer(gltf.scene);
       mixer.clipAction(gltf.animations[0]).play();
       clipDuration = gltf.animations[0].duration;
     }
-    loaded();
-    showFrame(0);
+    glbLoaded = true;
+    showFrame(startFrame);
     resize();
     tick();
   }, (error) => fail('cannot read the glb: ' + error));
-  if (data.pictures.length) showFrame(0);
+  showFrame(startFrame);
   resize();
 })();
