@@ -20,7 +20,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev
   opencv-doc
-  blender chromium
+  blender python3-numpy chromium
 )
 # npm fetches the model files; Debian's nodejs/npm unless a Node.js is already installed.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)

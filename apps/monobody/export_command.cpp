@@ -23,13 +23,12 @@ constexpr int kMaxPictures = 120;
 constexpr int kVideoPictureWidth = 960;
 constexpr int kPhotoWidth = 1920;
 
-// The frame rate of a video result from its frame times; photos and single frames get 30.
+// The rate of the result's frames from their times (a video processed every n-th frame has 1/n of the video's
+// rate); photos and single frames get 30.
 double result_fps(const Result& result) {
   const auto& f = result.frames;
-  if (f.size() < 2) return 30.0;
-  const double span = f.back().time - f.front().time;
-  const double frames = f.back().frame - f.front().frame;
-  return span > 0 && frames > 0 ? frames / span : 30.0;
+  const double span = f.size() < 2 ? 0.0 : f.back().time - f.front().time;
+  return span > 0 ? double(f.size() - 1) / span : 30.0;
 }
 
 // The background pictures: the photo, or every frame_step-th frame of the video, found in `dir`.
@@ -41,12 +40,15 @@ void add_pictures(ViewerContent& content, const Result& result, const fs::path& 
     return;
   }
   if (is_video_path(path)) {
+    // Result frame k shows video frame result.frames[k].frame; every frame_step-th result frame gets a picture.
     content.frame_step = std::max(1, int(std::ceil(double(result.frames.size()) / kMaxPictures)));
     VideoReader video(path);
     Image frame;
-    for (int index = 0; index < int(result.frames.size()) && video.read(frame); ++index) {
-      if (index % content.frame_step) continue;
+    std::size_t next = 0;
+    for (int index = 0; next < result.frames.size() && video.read(frame); ++index) {
+      if (index != result.frames[next].frame) continue;
       content.frames_jpeg.push_back(jpeg_bytes(frame.view(), 85, kVideoPictureWidth));
+      next += std::size_t(content.frame_step);
     }
   } else {
     const Image image = read_image(path);

@@ -62,6 +62,7 @@
   const plane = new THREE.Mesh(new THREE.PlaneGeometry(W * D / data.fx, H * D / data.fy),
                                new THREE.MeshBasicMaterial({ toneMapped: false }));
   plane.position.set((W / 2 - px) * D / data.fx, -(H / 2 - py) * D / data.fy, -D);
+  plane.visible = data.pictures.length > 0;
   scene.add(plane);
   const textureLoader = new THREE.TextureLoader();
   const pictures = data.pictures.map(() => null);
