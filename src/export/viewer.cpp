@@ -140,6 +140,9 @@ html, body { margin: 0; height: 100%; background: #111; overflow: hidden; font: 
 <canvas id="view"></canvas>
 <div id="ui"><button id="reset">camera view</button><button id="play">play</button><input id="frame" type="range" min="0" max="0" value="0"><span id="label"></span></div>
 <div id="error"></div>
+<script>
+addEventListener('error', (e) => { document.title = 'error: ' + e.message; });  // until the viewer's own handler
+</script>
 )";
   for (const fs::path& script : scripts) html += "<script>\n" + script_safe(read_text_file(script)) + "\n</script>\n";
   html += "<script>\nconst MONOBODY = " + script_safe(data.dump()) + ";\n</script>\n";
