@@ -1,6 +1,7 @@
 // BVH: the model's skeleton (offsets for the track's shape) and one line of channels per frame.
 #include <fmt/format.h>
 
+#include <cmath>
 #include <functional>
 
 #include "export_frames.hpp"
@@ -16,6 +17,13 @@ constexpr double kDegrees = 180.0 / M_PI;
 
 // BVH channel order "Zrotation Xrotation Yrotation": the rotation is Rz * Rx * Ry.
 Eigen::Vector3d zxy_degrees(const Eigen::Matrix3d& R) { return matrix_to_euler(R, "ZXY") * kDegrees; }
+
+// Three numbers with 6 decimals (micrometres, micro-degrees); what rounds to zero is written "0.000000", not
+// "-0.000000".
+std::string triple(const Eigen::Vector3d& v) {
+  auto clean = [](double x) { return std::abs(x) < 5e-7 ? 0.0 : x; };
+  return fmt::format("{:.6f} {:.6f} {:.6f}", clean(v.x()), clean(v.y()), clean(v.z()));
+}
 
 }  // namespace
 
@@ -40,7 +48,7 @@ void write_bvh(const std::filesystem::path& path, const BodyModel& model, const 
     const Eigen::Vector3d offset = p < 0 ? Eigen::Vector3d::Zero() : Eigen::Vector3d(rest.col(j) - rest.col(p));
     line(depth, (p < 0 ? "ROOT " : "JOINT ") + model.joint_names[std::size_t(j)]);
     line(depth, "{");
-    line(depth + 1, fmt::format("OFFSET {:.6f} {:.6f} {:.6f}", offset.x(), offset.y(), offset.z()));
+    line(depth + 1, "OFFSET " + triple(offset));
     line(depth + 1, p < 0 ? "CHANNELS 6 Xposition Yposition Zposition Zrotation Xrotation Yrotation"
                           : "CHANNELS 3 Zrotation Xrotation Yrotation");
     for (int c : children[std::size_t(j)]) write_joint(c, depth + 1);
@@ -49,7 +57,7 @@ void write_bvh(const std::filesystem::path& path, const BodyModel& model, const 
       const Eigen::Vector3d end = p < 0 ? Eigen::Vector3d(0, 0.1, 0) : Eigen::Vector3d(0.5 * offset);
       line(depth + 1, "End Site");
       line(depth + 1, "{");
-      line(depth + 2, fmt::format("OFFSET {:.6f} {:.6f} {:.6f}", end.x(), end.y(), end.z()));
+      line(depth + 2, "OFFSET " + triple(end));
       line(depth + 1, "}");
     }
     line(depth, "}");
@@ -60,12 +68,12 @@ void write_bvh(const std::filesystem::path& path, const BodyModel& model, const 
   fmt::format_to(std::back_inserter(out), "MOTION\nFrames: {}\nFrame Time: {:.8f}\n", track.poses.size(), 1.0 / fps);
   for (const BodyPose& pose : track.poses) {
     const Eigen::Vector3d position = detail::export_root_position(rest, pose);
-    fmt::format_to(std::back_inserter(out), "{:.6f} {:.6f} {:.6f}", position.x(), position.y(), position.z());
+    out.append(triple(position));
     for (int j : order) {
       const Eigen::Matrix3d R = j == 0 ? detail::export_root_rotation(pose)
                                        : axis_angle_to_matrix<double>(Eigen::Vector3d(pose.pose.segment<3>(3 * j)));
-      const Eigen::Vector3d zxy = zxy_degrees(R);
-      fmt::format_to(std::back_inserter(out), " {:.6f} {:.6f} {:.6f}", zxy[0], zxy[1], zxy[2]);
+      out.push_back(' ');
+      out.append(triple(zxy_degrees(R)));
     }
     out.push_back('\n');
   }
