@@ -18,6 +18,26 @@ inline const BodyModel& default_model() {
   return model;
 }
 
+// The model with vertex 0 influenced by six joints (as SMPL-like models have), equally, instead of its own.
+inline BodyModel model_with_six_influences(BodyModel model) {
+  std::vector<int> offset = {0}, joint;
+  std::vector<double> weight;
+  for (int v = 0; v < model.num_vertices(); ++v) {
+    if (v == 0) {
+      for (int j = 0; j < 6; ++j) joint.push_back(j), weight.push_back(1.0 / 6.0);
+    } else {
+      for (int k = model.skin_offset[std::size_t(v)]; k < model.skin_offset[std::size_t(v + 1)]; ++k)
+        joint.push_back(model.skin_joint[std::size_t(k)]), weight.push_back(model.skin_weight[std::size_t(k)]);
+    }
+    offset.push_back(int(joint.size()));
+  }
+  model.skin_offset = offset;
+  model.skin_joint = joint;
+  model.skin_weight = weight;
+  model.validate();
+  return model;
+}
+
 // A track of `frames` random poses: each joint turned up to `max_angle` radians about a random axis, the body
 // turned up to 0.5 rad from facing the camera, standing 3-5 m in front of it; a random shape.
 inline BodyTrack random_track(const BodyModel& model, int id, int first_frame, int frames, std::uint32_t seed,

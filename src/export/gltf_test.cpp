@@ -134,6 +134,18 @@ TEST(Gltf, PhotoHasNoAnimationAndNodesHoldThePose) {
   EXPECT_LT(max_vertex_error(glb, node_named(glb.gltf, "person7"), model, track, 0), 5e-4);
 }
 
+// Vertices with more than four influences (SMPL-like models) go into a second JOINTS/WEIGHTS set.
+TEST(Gltf, MoreThanFourInfluencesUseASecondSet) {
+  const BodyModel model = test::model_with_six_influences(test::default_model());
+  const BodyTrack track = test::random_track(model, 0, 0, 2, 9);
+  const test::Glb glb = test::parse_glb(glb_bytes(model, {track}, 30.0));
+  const json& attributes = glb.gltf["meshes"][0]["primitives"][0]["attributes"];
+  ASSERT_TRUE(attributes.contains("JOINTS_1"));
+  ASSERT_TRUE(attributes.contains("WEIGHTS_1"));
+  EXPECT_FALSE(attributes.contains("JOINTS_2"));
+  for (std::size_t k = 0; k < 2; ++k) EXPECT_LT(max_vertex_error(glb, node_named(glb.gltf, "person0"), model, track, k), 5e-4);
+}
+
 TEST(Gltf, RejectsNoTracksAndBadFps) {
   const BodyModel& model = test::default_model();
   EXPECT_THROW(glb_bytes(model, {}, 30.0), Error);

@@ -21,7 +21,10 @@ TEST(GltfValidator, ExportedFilesHaveNoErrorsOrWarnings) {
   // A video with two people (one entering late) and a photo.
   write_glb(dir / "video.glb", model, {test::random_track(model, 0, 0, 6, 21), test::random_track(model, 1, 3, 3, 22)}, 30);
   write_glb(dir / "photo.glb", model, {test::random_track(model, 4, 0, 1, 23)}, 30);
-  for (const char* name : {"video.glb", "photo.glb"}) {
+  // A vertex with six influences: two JOINTS/WEIGHTS sets.
+  const BodyModel six = test::model_with_six_influences(model);
+  write_glb(dir / "six_influences.glb", six, {test::random_track(six, 0, 0, 2, 24)}, 30);
+  for (const char* name : {"video.glb", "photo.glb", "six_influences.glb"}) {
     const test::ProgramRun run = test::run_program(test::quoted(*node) + " " +
                                                    test::quoted(test::source_dir() / "src" / "export" / "validate_gltf.js") +
                                                    " " + test::quoted(dir / name) + " " + test::quoted(validator));
