@@ -66,7 +66,8 @@ Command add_export_command(CLI::App& app, const GlobalOptions&) {
     double fps = 0;
   };
   auto opt = std::make_shared<Options>();
-  CLI::App* sub = app.add_subcommand("export", "Export the fitted people of a result as BVH, glTF binary and an HTML viewer");
+  CLI::App* sub = app.add_subcommand(
+      "export", "Export the fitted people of a result as BVH, glTF binary and an HTML viewer (all three unless some are chosen)");
   sub->add_option("input", opt->input, "Result JSON with body parameters (from monobody fit)")->required();
   sub->add_option("-o,--output", opt->output, "Output folder: person<id>.bvh, scene.glb, viewer.html")->required();
   sub->add_flag("--bvh", opt->bvh, "Write one BVH per person");
@@ -77,7 +78,12 @@ Command add_export_command(CLI::App& app, const GlobalOptions&) {
   sub->add_option("--images", opt->images, "Folder of the frames' source photo or video, for the viewer (default: beside the JSON)");
   sub->add_option("--model", opt->model, "Body model the parameters belong to (default models/body/monobody_body_v1.bin)");
   return {sub, [opt] {
-            if (!opt->bvh && !opt->glb && !opt->html) opt->bvh = opt->glb = opt->html = true;
+            if (!opt->bvh && !opt->glb && !opt->html) {
+              opt->bvh = opt->glb = true;
+              // Unasked for, the viewer is left out with a warning when three.js has not been set up.
+              opt->html = fs::exists(default_three_dir() / "build" / "three.min.js");
+              if (!opt->html) spdlog::warn("no viewer.html: three.js is not in '{}' (run scripts/setup.sh)", default_three_dir().string());
+            }
             const Result result = read_result(opt->input);
             const std::vector<BodyTrack> tracks = body_tracks(result);
             if (tracks.empty())
