@@ -2,7 +2,9 @@
 # Installs everything monobody needs on a Debian 12 machine. Safe to re-run: each step checks first.
 #   1. Debian packages (compiler, CMake, libraries, demo media from opencv-doc).
 #   2. Pretrained BlazePose model files from the npm registry into models/, checked against models/models.json.
-#   3. Demo inputs (messi5.jpg, basketball1.png, vtest.avi) into examples/data/.
+#   3. JavaScript packages from the npm registry into third_party/npm/, checked against third_party/npm.json
+#      (three.js for the HTML viewer, the Khronos glTF validator for the tests).
+#   4. Demo inputs (messi5.jpg, basketball1.png, vtest.avi) into examples/data/.
 # Nothing is downloaded at run time; after this, monobody works offline.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +20,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev
   opencv-doc
+  blender python3-numpy chromium
 )
 # npm fetches the model files; Debian's nodejs/npm unless a Node.js is already installed.
 command -v npm >/dev/null 2>&1 || packages+=(nodejs npm)
@@ -60,6 +63,28 @@ if [ "$need_fetch" = 1 ]; then
 else
   say "models present and verified"
 fi
+
+# --- npm packages -----------------------------------------------------------------------------------
+manifest=third_party/npm.json
+while IFS=' ' read -r name version sha; do
+  dest="third_party/npm/$name"
+  [ "$(cat "$dest/.sha256" 2>/dev/null)" = "$sha" ] && continue
+  say "fetching $name@$version from the npm registry"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "$name@$version" </dev/null >/dev/null 2>&1)
+  got=$(sha256sum "$tmp"/*.tgz | cut -d' ' -f1)
+  if [ "$got" != "$sha" ]; then
+    echo "setup: checksum mismatch for $name@$version (got $got, expected $sha)" >&2
+    rm -rf "$tmp"
+    exit 1
+  fi
+  rm -rf "$dest" "$dest.tmp" && mkdir -p "$dest.tmp"
+  tar xzf "$tmp"/*.tgz -C "$dest.tmp" --strip-components=1 --no-same-owner
+  echo "$sha" > "$dest.tmp/.sha256"
+  mv "$dest.tmp" "$dest"
+  rm -rf "$tmp"
+done < <(node -e "for (const p of require('./$manifest').packages) console.log(p.name, p.version, p.sha256)")
+say "npm packages verified in third_party/npm/"
 
 # --- demo inputs --------------------------------------------------------------------------------------
 mkdir -p examples/data

@@ -37,5 +37,6 @@ Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global);
 Command add_train_body_model_command(CLI::App& app, const GlobalOptions& global);
 Command add_fit_command(CLI::App& app, const GlobalOptions& global);
 Command add_run_command(CLI::App& app, const GlobalOptions& global);
+Command add_export_command(CLI::App& app, const GlobalOptions& global);
 
 }  // namespace monobody::cli

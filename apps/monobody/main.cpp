@@ -43,6 +43,7 @@ int main(int argc, char** argv) {
       add_train_lifter_command(app, global),
       add_train_body_model_command(app, global),
       add_fit_command(app, global),
+      add_export_command(app, global),
   };
 
   try {

@@ -1,0 +1,104 @@
+// `monobody export` driven as a user would: after `monobody fit` on a photo, and on a small synthetic video.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include "export_test_support.hpp"
+#include "glb_reader.hpp"
+#include "monobody/files.hpp"
+#include "monobody/result.hpp"
+#include "test_support.hpp"
+#include "tool_runner.hpp"
+
+namespace monobody {
+namespace {
+namespace fs = std::filesystem;
+
+test::ProgramRun run_cli(const std::string& args) { return test::run_program("'" + std::string(MONOBODY_CLI_PATH) + "' " + args); }
+
+std::vector<std::uint8_t> file_bytes(const fs::path& path) {
+  const std::string text = read_text_file(path);
+  return {text.begin(), text.end()};
+}
+
+TEST(ExportCli, FitThenExportAPhoto) {
+  const fs::path dir = test::temp_dir("export_cli_photo");
+  fs::copy_file(test::source_dir() / "examples" / "messi5_coco17_by_hand.json", dir / "messi.json");
+  const test::ProgramRun fit = run_cli("fit " + test::quoted(dir / "messi.json") + " -o " + test::quoted(dir / "fit"));
+  ASSERT_EQ(fit.exit_code, 0) << fit.output;
+
+  // Not fitted yet: a clear error and nothing written.
+  const test::ProgramRun unfitted = run_cli("export " + test::quoted(dir / "messi.json") + " -o " + test::quoted(dir / "bad"));
+  EXPECT_EQ(unfitted.exit_code, 1);
+  EXPECT_NE(unfitted.output.find("run monobody fit first"), std::string::npos) << unfitted.output;
+  EXPECT_FALSE(fs::exists(dir / "bad" / "scene.glb"));
+
+  const auto photo = test::demo_file("messi5.jpg");
+  const bool viewer = photo && fs::exists(default_three_dir() / "build" / "three.min.js");
+  const test::ProgramRun run = run_cli("export " + test::quoted(dir / "fit" / "result.json") + " -o " +
+                                       test::quoted(dir / "out") + " --bvh --glb" + (viewer ? " --html" : "") +
+                                       (photo ? " --images " + test::quoted(photo->parent_path()) : ""));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_NE(read_text_file(dir / "out" / "person0.bvh").find("Frames: 1\n"), std::string::npos);
+
+  // The glb's root joint stands where the fitted body's root joint is (camera frame turned about x).
+  const Result fitted = read_result(dir / "fit" / "result.json");
+  const BodyParameters& body = *fitted.frames.at(0).people.at(0).body;
+  BodyPoser poser(test::default_model());
+  poser.pose({body.shape, body.pose, body.global_orient, body.translation});
+  const test::Glb glb = test::parse_glb(file_bytes(dir / "out" / "scene.glb"));
+  EXPECT_FALSE(glb.gltf.contains("animations"));
+  const nlohmann::json& root = glb.gltf["nodes"][glb.gltf["skins"][0]["skeleton"].get<std::size_t>()];
+  EXPECT_EQ(root["name"], "person0/" + test::default_model().joint_names[0]);
+  const Eigen::Vector3d expected = test::export_from_camera() * poser.joints().col(0);
+  for (int c = 0; c < 3; ++c) EXPECT_NEAR(root["translation"][std::size_t(c)].get<double>(), expected[c], 1e-6);
+
+  if (!viewer) GTEST_SKIP() << "viewer not checked: the demo photo or three.js is absent (run scripts/setup.sh)";
+  const std::string html = read_text_file(dir / "out" / "viewer.html");
+  EXPECT_NE(html.find("\"pictures\":[\"/9j/"), std::string::npos) << "the photo as a base64 JPEG";
+  EXPECT_NE(html.find("\"width\":548"), std::string::npos);
+}
+
+TEST(ExportCli, VideoResultGivesAnimationAtItsFrameRate) {
+  const BodyModel& model = test::default_model();
+  const fs::path dir = test::temp_dir("export_cli_video");
+  const BodyTrack track = test::random_track(model, 2, 0, 10, 5);
+  Result result;
+  for (int f = 0; f < 10; ++f) {
+    FrameResult frame;
+    frame.source = "vtest.avi";
+    frame.frame = f;
+    frame.time = f / 10.0;
+    frame.image_width = 768;
+    frame.image_height = 576;
+    Person person;
+    person.id = 2;
+    const BodyPose& p = track.poses[std::size_t(f)];
+    person.body = BodyParameters{model.name, track.shape, p.pose, p.global_orient, p.translation};
+    frame.people.push_back(person);
+    result.frames.push_back(frame);
+  }
+  write_result(dir / "video.json", result);
+  const auto video = test::demo_file("vtest.avi");
+  const bool viewer = video && fs::exists(default_three_dir() / "build" / "three.min.js");
+  const test::ProgramRun run = run_cli("export " + test::quoted(dir / "video.json") + " -o " + test::quoted(dir / "out") +
+                                       " --bvh --glb" + (viewer ? " --html --images " + test::quoted(video->parent_path()) : ""));
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::string bvh = read_text_file(dir / "out" / "person2.bvh");
+  EXPECT_NE(bvh.find("Frames: 10\nFrame Time: 0.10000000\n"), std::string::npos);
+  const test::Glb glb = test::parse_glb(file_bytes(dir / "out" / "scene.glb"));
+  ASSERT_TRUE(glb.gltf.contains("animations"));
+  const auto& sampler = glb.gltf["animations"][0]["samplers"][0];
+  EXPECT_NEAR(glb.gltf["accessors"][sampler["input"].get<std::size_t>()]["max"][0].get<double>(), 0.9, 1e-6);
+
+  if (!viewer) GTEST_SKIP() << "viewer not checked: the demo video or three.js is absent (run scripts/setup.sh)";
+  // One background picture per frame (JPEG, base64 "/9j/...").
+  const std::string html = read_text_file(dir / "out" / "viewer.html");
+  int pictures = 0;
+  for (std::size_t at = html.find("\"/9j/"); at != std::string::npos; at = html.find("\"/9j/", at + 1)) ++pictures;
+  EXPECT_EQ(pictures, 10);
+  EXPECT_NE(html.find("\"frames\":10"), std::string::npos);
+  EXPECT_NE(html.find("\"fps\":10.0"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace monobody
