@@ -8,6 +8,7 @@
 
 #include "cli.hpp"
 #include "monobody/error.hpp"
+#include "monobody/export.hpp"
 #include "monobody/files.hpp"
 #include "monobody/image_io.hpp"
 #include "monobody/pictures.hpp"
@@ -51,6 +52,26 @@ void write_pictures(const fs::path& base, const Image& image, const FrameResult&
     write_image(base.string() + ".side.png", side_view(frame, model).view());
 }
 
+// The fitted people as files other tools open: a BVH per person (video), one glTF binary with everyone, and the
+// offline HTML viewer with the pictures behind them. Without three.js set up, the viewer is left out with a warning.
+void write_exports(const fs::path& base, const Result& result, const BodyModel& model, double fps, bool bvh,
+                   ViewerContent viewer) {
+  const std::vector<BodyTrack> tracks = body_tracks(result);
+  if (tracks.empty()) return;
+  if (bvh)
+    for (const BodyTrack& track : tracks) write_bvh(fmt::format("{}.person{}.bvh", base.string(), track.id), model, track, fps);
+  viewer.glb = glb_bytes(model, tracks, fps);
+  write_file_atomic(base.string() + ".glb", std::string_view(reinterpret_cast<const char*>(viewer.glb.data()), viewer.glb.size()));
+  viewer.fps = fps;
+  viewer.title = "monobody: " + result.frames.front().source;
+  viewer.camera = result.frames.front().camera.value_or(default_camera(viewer.image_width, viewer.image_height));
+  try {
+    write_viewer_html(base.string() + ".html", viewer);
+  } catch (const Error& e) {
+    spdlog::warn("no HTML viewer: {}", e.what());
+  }
+}
+
 void run_photo(Pipeline& pipeline, const fs::path& path, const fs::path& out, const RunOptions& o, Summary& summary,
                bool alone) {
   const Image image = read_image(path);
@@ -72,6 +93,13 @@ void run_photo(Pipeline& pipeline, const fs::path& path, const fs::path& out, co
         poser.pose({p.body->shape, p.body->pose, p.body->global_orient, p.body->translation});
         write_obj(fmt::format("{}.person{}.obj", base.string(), p.id), poser.vertices(), model->faces);
       }
+  if (const BodyModel* model = pipeline.body_model()) {
+    ViewerContent viewer;
+    viewer.image_width = image.width();
+    viewer.image_height = image.height();
+    viewer.frames_jpeg.push_back(jpeg_bytes(image.view(), 90, 1920));
+    write_exports(base, result, *model, 30.0, false, std::move(viewer));
+  }
   for (const Person& p : frame.people)
     if (p.extras.contains("warnings"))
       for (const auto& w : p.extras["warnings"]) spdlog::warn("{} person {}: {}", path.filename().string(), p.id, w.get<std::string>());
@@ -91,9 +119,15 @@ void run_video(Pipeline& pipeline, const fs::path& path, const fs::path& out, co
                                      : video.frame_count();
   ProgressBar progress(name, total, !global.quiet);
   const fs::path base = out / path.stem();
+  // Pictures for the viewer: at most about 120 of them, at most 960 pixels wide, evenly through the video.
+  ViewerContent viewer;
+  viewer.image_width = video.width();
+  viewer.image_height = video.height();
+  viewer.frame_step = std::max(1, (std::max(total, 1) + 119) / 120);
   Image frame;
   int index = 0;
   while ((o.max_frames <= 0 || index < o.max_frames) && video.read(frame)) {
+    if (pipeline.body_model() && index % viewer.frame_step == 0) viewer.frames_jpeg.push_back(jpeg_bytes(frame.view(), 80, 960));
     result.frames.push_back(pipeline.process_video_frame(frame.view(), name, index, index / fps, camera));
     const FrameResult& f = result.frames.back();
     for (const Person& p : f.people) summary.tracks.insert(name + "/" + std::to_string(p.id));
@@ -111,6 +145,7 @@ void run_video(Pipeline& pipeline, const fs::path& path, const fs::path& out, co
     spdlog::debug("{}: feet pinned in {} person-frames", name, pinned);
   }
   write_result(base.string() + ".json", result);
+  if (pipeline.body_model()) write_exports(base, result, *pipeline.body_model(), fps, true, std::move(viewer));
 }
 
 }  // namespace
