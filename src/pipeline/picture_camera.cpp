@@ -1,4 +1,5 @@
 // Where the camera intrinsics of a picture come from: the user, or the photo's EXIF data, or a default.
+#include <fmt/format.h>
 #include <libexif/exif-data.h>
 
 #include <cmath>
@@ -76,7 +77,7 @@ PinholeCamera<double> picture_camera(const std::filesystem::path& picture, int w
 
 PinholeCamera<double> read_camera_json(const std::filesystem::path& path) {
   const nlohmann::json j = read_json_file(path);
-  const auto fail = [&](const std::string& why) -> Error { return Error("'" + path.string() + "': " + why); };
+  const auto fail = [&](const std::string& why) -> Error { return Error(fmt::format("'{}': {}", path.string(), why)); };
   auto number = [&](const nlohmann::json& v, const char* what) {
     if (!v.is_number() || !std::isfinite(v.get<double>())) throw fail(std::string(what) + " must be a number");
     return v.get<double>();

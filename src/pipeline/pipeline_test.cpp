@@ -132,7 +132,9 @@ TEST(Pipeline, VideoSettlesOneShapePerPerson) {
   int settled = 0;
   for (const auto& [id, s] : shapes) {
     for (std::size_t i = 4; i < s.size(); ++i, ++settled) EXPECT_EQ(s[i], s[3]) << "person " << id << ", fit " << i;
-    if (s.size() > 3) EXPECT_NE(s[0], s[3]) << "the first fits are free, the settled shape is their median";
+    if (s.size() > 3) {
+      EXPECT_NE(s[0], s[3]) << "the first fits are free, the settled shape is their median";
+    }
   }
   EXPECT_GE(settled, 4);
 }

@@ -1,5 +1,7 @@
 #include "monobody/draw.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <opencv2/imgproc.hpp>
@@ -46,7 +48,7 @@ void draw_skeleton(Image& image, const Keypoints2D& kp, int person_id, const Dra
     if (top >= 0) {
       const double scale = std::max(0.4, thickness * 0.35);
       const cv::Point org(int(kp.xy(0, top)) - 8, std::max(12, int(kp.xy(1, top)) - 4 * thickness));
-      const std::string label = "#" + std::to_string(person_id);
+      const std::string label = fmt::format("#{}", person_id);
       cv::putText(canvas, label, org, cv::FONT_HERSHEY_SIMPLEX, scale, {0, 0, 0}, thickness + 2, cv::LINE_AA);
       cv::putText(canvas, label, org, cv::FONT_HERSHEY_SIMPLEX, scale, {double(base[0]), double(base[1]), double(base[2])},
                   thickness, cv::LINE_AA);
