@@ -23,6 +23,10 @@ struct Command {
   std::function<void()> run;
 };
 
+// Checks that a command's input is an existing photo, video or folder; throws monobody::Error saying which
+// it is not.
+void check_media_input(const std::string& input);
+
 // The `eval` command that groups the evaluations of every stage (created by the first caller).
 CLI::App* eval_group(CLI::App& app);
 

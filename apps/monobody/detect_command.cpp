@@ -138,10 +138,8 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::NonNegativeNumber);
   return {sub, [opt, &global] {
             const fs::path input = opt->input, out = opt->output_dir;
-            if (!fs::exists(input)) throw Error("input not found: " + input.string());
+            check_media_input(opt->input);
             const bool is_dir = fs::is_directory(input);
-            if (!is_dir && !is_image_path(input) && !is_video_path(input))
-              throw Error("'" + input.string() + "' is neither an image, a video nor a folder");
             ensure_writable_directory(out);
             PoseDetectorOptions options;
             options.model = parse_pose_model(opt->model);

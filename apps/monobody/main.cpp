@@ -4,17 +4,26 @@
 
 #include <CLI/CLI.hpp>
 #include <exception>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 #include <vector>
 
 #include "cli.hpp"
 #include "monobody/error.hpp"
+#include "monobody/image_io.hpp"
 
 namespace monobody::cli {
 
 int GlobalOptions::resolved_threads() const {
   return threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+void check_media_input(const std::string& input) {
+  const std::filesystem::path path = input;
+  if (!std::filesystem::exists(path)) throw monobody::Error("input not found: " + path.string());
+  if (!std::filesystem::is_directory(path) && !monobody::is_image_path(path) && !monobody::is_video_path(path))
+    throw monobody::Error("'" + path.string() + "' is neither an image, a video nor a folder");
 }
 
 }  // namespace monobody::cli

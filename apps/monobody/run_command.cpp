@@ -176,10 +176,8 @@ Command add_run_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_flag("--no-feet", opt->no_feet, "Video: do not pin feet in ground contact");
   return {sub, [opt, &global] {
             const fs::path input = opt->input, out = opt->output_dir;
-            if (!fs::exists(input)) throw Error("input not found: " + input.string());
+            check_media_input(opt->input);
             const bool is_dir = fs::is_directory(input);
-            if (!is_dir && !is_image_path(input) && !is_video_path(input))
-              throw Error("'" + input.string() + "' is neither an image, a video nor a folder");
             if (!opt->camera_file.empty()) read_camera_json(opt->camera_file);  // a bad file fails before any work
             ensure_writable_directory(out);
 
