@@ -243,17 +243,18 @@ std::vector<Pose> PoseDetector::detect_video(const ImageView& frame, double time
   std::vector<Pose> poses;
   for (auto& l : m.lost) ++l.frames_ago;
   std::erase_if(m.lost, [&](const Impl::Lost& l) { return l.frames_ago > m.options.redetect_interval + 5; });
+  bool lost = false;  // someone faded out: look for them again now (merged duplicates do not count)
   for (const Impl::Track& track : m.tracks) {
     Pose pose = m.run_landmarks(frame, track.roi);
     if (pose.presence < std::min(m.options.min_tracking_presence, m.options.min_pose_presence)) {
       m.lost.push_back({track.id, track.roi, 0});
+      lost = true;
       continue;
     }
     if (std::any_of(poses.begin(), poses.end(), [&](const Pose& p) { return same_person(p, pose); })) continue;
     pose.id = track.id;
     poses.push_back(std::move(pose));
   }
-  const bool lost = poses.size() < m.tracks.size();
   ++m.frames_since_detection;
   if (int(poses.size()) < m.options.max_people &&
       (poses.empty() || lost || m.frames_since_detection >= m.options.redetect_interval)) {
