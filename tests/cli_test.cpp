@@ -1,8 +1,6 @@
 // Drives the monobody command-line tool as a user would, including every kind of bad input the
 // foundation promises to handle: one clear line on stderr, a non-zero exit, and no damaged outputs.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -15,23 +13,10 @@ namespace monobody {
 namespace {
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int exit_code;
-  std::string out, err;
-};
+using CliRun = test::CommandRun;
+using test::slurp;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
-CliRun run_cli(const std::string& args) {
-  const fs::path dir = test::temp_dir("cli_run");
-  const std::string cmd = std::string("'") + MONOBODY_CLI_PATH + "' " + args + " >'" + (dir / "out").string() +
-                          "' 2>'" + (dir / "err").string() + "' </dev/null";
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out"), slurp(dir / "err")};
-}
+CliRun run_cli(const std::string& args) { return test::run_command("'" + std::string(MONOBODY_CLI_PATH) + "' " + args); }
 
 int lines(const std::string& s) { return int(std::count(s.begin(), s.end(), '\n')); }
 

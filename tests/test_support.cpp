@@ -1,8 +1,10 @@
 #include "test_support.hpp"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdlib>
+#include <fstream>
 
 #include "monobody/files.hpp"
 
@@ -46,6 +48,18 @@ struct TempRoot {
   }
 };
 }  // namespace
+
+std::string slurp(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+CommandRun run_command(const std::string& command_line) {
+  const fs::path dir = temp_dir("command_run");
+  const std::string cmd = command_line + " >'" + (dir / "out").string() + "' 2>'" + (dir / "err").string() + "' </dev/null";
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out"), slurp(dir / "err")};
+}
 
 fs::path temp_dir(const std::string& name) {
   static TempRoot root;

@@ -21,6 +21,16 @@ std::filesystem::path source_dir();
 // A fresh empty folder for a test's outputs, removed when the process exits.
 std::filesystem::path temp_dir(const std::string& name);
 
+// A shell command line run to its end, with what it wrote to stdout and to stderr kept apart (the CLI tests
+// check that an error is exactly one line on stderr).
+struct CommandRun {
+  int exit_code = -1;
+  std::string out, err;
+};
+CommandRun run_command(const std::string& command_line);
+// The whole content of a file ("" when it cannot be read).
+std::string slurp(const std::filesystem::path& path);
+
 }  // namespace monobody::test
 
 // Declares `const std::filesystem::path var` or skips the test with the reason.

@@ -1,6 +1,5 @@
 // `monobody detect` and `monobody eval pck` driven as a user would.
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <fstream>
 
@@ -13,22 +12,11 @@ namespace monobody {
 namespace {
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int exit_code;
-  std::string out, err;
-};
-
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
+using CliRun = test::CommandRun;
+using test::slurp;
 
 CliRun run_cli(const std::string& args, const std::string& env = "") {
-  const fs::path dir = test::temp_dir("detect_cli_run");
-  const std::string cmd = env + " '" + std::string(MONOBODY_CLI_PATH) + "' " + args + " >'" + (dir / "out").string() +
-                          "' 2>'" + (dir / "err").string() + "' </dev/null";
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir / "out"), slurp(dir / "err")};
+  return test::run_command(env + " '" + std::string(MONOBODY_CLI_PATH) + "' " + args);
 }
 
 #define MODELS_OR_SKIP()                                               \
