@@ -56,12 +56,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             const auto dict_path = opt->dictionary.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->dictionary);
             std::unique_ptr<Lifter> lifter_ptr;
             if (learned) {
-              const auto model = opt->model.empty() ? default_mlp_lifter_path() : std::filesystem::path(opt->model);
-              auto mlp = std::make_unique<MlpLifter>(model);
-              if (mlp->uses_depth() != (opt->lifter == "mlp+ordinal"))
-                throw Error("'" + model.string() + "' " + (mlp->uses_depth() ? "takes" : "does not take") +
-                            " network depths: use --lifter " + (mlp->uses_depth() ? "mlp+ordinal" : "mlp"));
-              lifter_ptr = std::move(mlp);
+              lifter_ptr = make_lifter(parse_lifter_kind(opt->lifter), opt->model);
             } else {
               SparseLifterOptions options;
               options.solver = opt->solver;

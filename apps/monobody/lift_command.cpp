@@ -1,13 +1,17 @@
-// monobody lift: 3D joints from 2D keypoints (a result JSON or a .npy array) by the sparse shape-space model.
+// monobody lift: 3D joints from 2D keypoints (a result JSON or a .npy array) by any lifter, optionally held to
+// ordinal depth relations.
 #include <spdlog/spdlog.h>
 
 #include "cli.hpp"
 #include "monobody/error.hpp"
 #include "monobody/lift.hpp"
 #include "monobody/npy.hpp"
+#include "monobody/ordinal.hpp"
 #include "monobody/result.hpp"
 
+#include <cmath>
 #include <limits>
+#include <memory>
 
 namespace monobody::cli {
 namespace {
@@ -47,32 +51,66 @@ std::vector<Keypoints2D> read_npy_keypoints(const std::string& path, const std::
   return out;
 }
 
+// The camera to place a person with when the input does not say: the picture's own geometry if its size is
+// known (focal length = the image diagonal, a typical phone or webcam field of view), else a view centred on the
+// person (the root-relative result does not depend on the focal length then).
+PinholeCamera<double> assumed_camera(const FrameResult& frame, const Keypoints2D& keypoints) {
+  PinholeCamera<double> camera;
+  if (frame.image_width > 0 && frame.image_height > 0) {
+    camera.fx = camera.fy = std::hypot(double(frame.image_width), double(frame.image_height));
+    camera.cx = frame.image_width / 2.0;
+    camera.cy = frame.image_height / 2.0;
+  } else {
+    camera.fx = camera.fy = 1000.0;
+    const Eigen::Vector2d centre = keypoints.xy.rowwise().mean();
+    camera.cx = centre.x();
+    camera.cy = centre.y();
+  }
+  return camera;
+}
+
+// "auto": the network that uses the 2D network's depth when every person to lift has it, else the plain one.
+LifterKind choose_lifter(const std::string& method, const Result& result) {
+  if (method != "auto") return parse_lifter_kind(method);
+  bool all_have_depth = true, any = false;
+  for (const auto& frame : result.frames)
+    for (const auto& person : frame.people)
+      if (person.keypoints2d) {
+        any = true;
+        all_have_depth = all_have_depth && person.keypoints2d->depth.size() == person.keypoints2d->size();
+      }
+  return any && all_have_depth ? LifterKind::MlpOrdinal : LifterKind::Mlp;
+}
+
 }  // namespace
 
 Command add_lift_command(CLI::App& app, const GlobalOptions&) {
   struct Options {
-    std::string input, output, dictionary, joint_set;
+    std::string input, output, method = "auto", model, relations, joint_set;
     double alpha = SparseLiftOptions{}.alpha;
     double bone_length = kH36mMeanBoneLength;
   };
   auto opt = std::make_shared<Options>();
-  CLI::App* sub = app.add_subcommand("lift", "Lift 2D keypoints to 3D joints (sparse shape-space model)");
+  CLI::App* sub = app.add_subcommand("lift", "Lift 2D keypoints to 3D joints (learned network or sparse shape-space model)");
   sub->add_option("input", opt->input, "Result JSON with keypoints2d, or a .npy of 2D points (J,2|3) or (N,J,2|3)")
       ->required();
   sub->add_option("-o,--output", opt->output, "Output: result JSON, or .npy of (N, 17, 3) joints in metres")
       ->required();
-  sub->add_option("--dictionary", opt->dictionary, "Pose dictionary JSON (default: models/lift/cmu-k128.json)");
+  sub->add_option("--method", opt->method,
+                  "mlp (network on 2D), mlp+ordinal (also takes the 2D network's depth), sparse (pose dictionary), "
+                  "or auto: mlp+ordinal when the keypoints carry depth, else mlp")
+      ->check(CLI::IsMember({"auto", "mlp", "mlp+ordinal", "sparse"}));
+  sub->add_option("--model", opt->model,
+                  "Lifter model: a .mlp network, or a pose dictionary .json for sparse (default: models/lift/, CMU-only)");
+  sub->add_option("--dictionary", opt->model, "Same as --model, for the sparse method");
+  sub->add_option("--relations", opt->relations,
+                  "Ordinal depth relations imposed on every person, one per line: Z(left knee) > Z(right knee)")
+      ->check(CLI::ExistingFile);
   sub->add_option("--joint-set", opt->joint_set, "Joint set of a .npy input (default: from its joint count)");
-  sub->add_option("--alpha", opt->alpha, "Sparsity weight")->check(CLI::NonNegativeNumber);
-  sub->add_option("--bone-length", opt->bone_length, "Mean bone length of the output, metres")
+  sub->add_option("--alpha", opt->alpha, "Sparse method: sparsity weight")->check(CLI::NonNegativeNumber);
+  sub->add_option("--bone-length", opt->bone_length, "Sparse method: mean bone length of the output, metres")
       ->check(CLI::PositiveNumber);
   return {sub, [opt] {
-            SparseLifterOptions options;
-            options.solver.alpha = opt->alpha;
-            options.mean_bone_length = opt->bone_length;
-            const auto dict_path = opt->dictionary.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->dictionary);
-            const SparseLifter lifter(read_pose_dictionary(dict_path), options);
-
             Result result;
             const bool npy_input = std::filesystem::path(opt->input).extension() == ".npy";
             if (npy_input) {
@@ -90,6 +128,28 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
               result = read_result(opt->input);
             }
             result.generator = std::string("monobody ") + MONOBODY_VERSION;
+            // Read every input before the work starts: a bad relations file fails at once.
+            const std::vector<OrdinalRelation> relations =
+                opt->relations.empty() ? std::vector<OrdinalRelation>{} : read_ordinal_relations(opt->relations);
+            const LifterKind kind = choose_lifter(opt->method, result);
+            if (kind == LifterKind::MlpOrdinal)
+              for (const auto& frame : result.frames)
+                for (const auto& person : frame.people)
+                  if (person.keypoints2d && person.keypoints2d->depth.size() != person.keypoints2d->size())
+                    throw Error("'" + opt->input + "': frame " + std::to_string(frame.frame) + " person " +
+                                std::to_string(person.id) +
+                                " has no relative depths (as BlazePose gives) for mlp+ordinal; use --method mlp");
+            std::unique_ptr<Lifter> lifter;
+            if (kind == LifterKind::Sparse) {
+              SparseLifterOptions options;
+              options.solver.alpha = opt->alpha;
+              options.mean_bone_length = opt->bone_length;
+              lifter = std::make_unique<SparseLifter>(
+                  read_pose_dictionary(opt->model.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->model)),
+                  options);
+            } else {
+              lifter = make_lifter(kind, opt->model);
+            }
 
             int lifted = 0, skipped = 0;
             std::vector<float> joints;  // for a .npy output
@@ -98,12 +158,21 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
               for (auto& person : frame.people) {
                 if (!person.keypoints2d) continue;
                 try {
-                  const LiftOutput out = lifter.lift(*person.keypoints2d, camera);
-                  person.joints3d = out.joints;
-                  person.extras["lift"] = {{"lifter", lifter.name()},
+                  LiftOutput out = lifter->lift(*person.keypoints2d, camera);
+                  person.extras["lift"] = {{"lifter", std::string(to_string(kind))},
                                            {"root_relative", true},
                                            {"iterations", out.iterations},
                                            {"reprojection_rms", out.reprojection_rms}};
+                  if (!relations.empty()) {
+                    const Keypoints2D h36m = map_joints(*person.keypoints2d, JointSet::H36m17);
+                    const PinholeCamera<double> cam = camera ? *camera : assumed_camera(frame, h36m);
+                    out.joints.xyz = refine_with_relations(out.joints.xyz, h36m, cam, relations);
+                    const double tolerance = OrdinalRefineOptions{}.equal_tolerance;
+                    person.extras["lift"]["relations"] = relations.size();
+                    person.extras["lift"]["relations_satisfied"] =
+                        relations_satisfied(out.joints.xyz, relations, tolerance);
+                  }
+                  person.joints3d = out.joints;
                   for (int j = 0; j < out.joints.size(); ++j)
                     for (int r = 0; r < 3; ++r) joints.push_back(float(out.joints.xyz(r, j)));
                   ++lifted;

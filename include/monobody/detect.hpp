@@ -114,7 +114,8 @@ struct Pose {
   SegmentationMask mask;      // empty unless PoseDetectorOptions::segmentation
   LandmarkHeatmaps heatmaps;  // empty unless PoseDetectorOptions::heatmaps
 
-  // The landmarks as blazepose33 keypoints; confidence is the visibility, depth is z.
+  // The landmarks as blazepose33 keypoints; confidence is the visibility. Depth is the world landmarks' z
+  // scaled to pixels (the landmarks' own z overstates depth several times), or z without world landmarks.
   Keypoints2D keypoints() const;
   // x, y, width, height of the landmarks that are in view (visibility >= min_visibility).
   Eigen::Vector4d bounding_box(double min_visibility = 0.5) const;

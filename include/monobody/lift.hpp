@@ -19,6 +19,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "monobody/camera.hpp"
@@ -120,6 +121,22 @@ class Lifter {
   // Must be safe to call from several threads at once. Throws monobody::Error for unusable input.
   virtual LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const = 0;
 };
+
+// Which lifter turns 2D into 3D.
+enum class LifterKind {
+  Sparse,       // the sparse shape-space model (pose dictionary)
+  Mlp,          // the learned network on 2D keypoints
+  MlpOrdinal,   // the learned network that also takes the 2D network's relative depth per joint (MoCap + ordinal)
+};
+std::string_view to_string(LifterKind kind);
+LifterKind parse_lifter_kind(std::string_view name);  // "sparse", "mlp", "mlp+ordinal"; throws monobody::Error
+
+// A lifter of `kind` from `model` (a pose dictionary .json for sparse, a .mlp network otherwise); an empty
+// path gives the kind's default model from models/lift/ (all learned from CMU motion capture only). Throws
+// monobody::Error for a missing or corrupt model, or a network that does not match the kind.
+std::unique_ptr<Lifter> make_lifter(LifterKind kind, const std::filesystem::path& model = {});
+// The default model file of a lifter kind.
+std::filesystem::path default_lifter_model_path(LifterKind kind);
 
 // Mean length of the 16 bones of H36M-17 over Human3.6M's training subjects (S1, S5-S8), metres
 // (shared/data/h36m/README.md, "Facts measured"): the metric scale of a weak-perspective reconstruction.

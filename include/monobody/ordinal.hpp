@@ -40,7 +40,7 @@ OrdinalRelation::Order ordinal_order(double za, double zb, double tolerance);
 // Fraction of all joint pairs whose order in `estimate` matches the order in `truth` (depth = row 2, camera
 // frame; same units as the tolerance). Pairs involving an invalid joint of `valid` are skipped.
 double ordinal_accuracy(const Eigen::Matrix3Xd& estimate, const Eigen::Matrix3Xd& truth, double equal_tolerance);
-// Fraction of the given relations that `joints` satisfy.
+// Fraction of the given relations that `joints` satisfy: "<" and ">" by any margin, "=" within the tolerance.
 double relations_satisfied(const Eigen::Matrix3Xd& joints, const std::vector<OrdinalRelation>& relations,
                            double equal_tolerance);
 

@@ -22,6 +22,7 @@
 #include "monobody/detect.hpp"
 #include "monobody/image.hpp"
 #include "monobody/keypoints.hpp"
+#include "monobody/lift.hpp"
 #include "monobody/ordinal.hpp"
 #include "monobody/result.hpp"
 
@@ -49,15 +50,6 @@ class OneEuroFilter {
   double last_time_ = 0.0;
   Eigen::VectorXd value_, derivative_;
 };
-
-// Which lifter turns 2D into 3D.
-enum class LifterKind {
-  Sparse,       // the sparse shape-space model (pose dictionary)
-  Mlp,          // the learned network on 2D keypoints
-  MlpOrdinal,   // the learned network that also takes the 2D network's relative depth per joint (MoCap + ordinal)
-};
-std::string_view to_string(LifterKind kind);
-LifterKind parse_lifter_kind(std::string_view name);  // "sparse", "mlp", "mlp+ordinal"; throws monobody::Error
 
 struct PipelineOptions {
   PoseModel model = PoseModel::Full;

@@ -148,7 +148,14 @@ double relations_satisfied(const Eigen::Matrix3Xd& joints, const std::vector<Ord
                            double tolerance) {
   if (relations.empty()) return 1.0;
   long ok = 0;
-  for (const auto& r : relations) ok += ordinal_order(joints(2, r.a), joints(2, r.b), tolerance) == r.order;
+  for (const auto& r : relations) {
+    const double gap = joints(2, r.a) - joints(2, r.b);
+    switch (r.order) {
+      case OrdinalRelation::Order::Farther: ok += gap > 0; break;
+      case OrdinalRelation::Order::Nearer: ok += gap < 0; break;
+      case OrdinalRelation::Order::Equal: ok += std::abs(gap) <= tolerance; break;
+    }
+  }
   return double(ok) / double(relations.size());
 }
 

@@ -18,26 +18,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-std::filesystem::path source_dir() {
-  const char* src = std::getenv("MONOBODY_SOURCE_DIR");
-  return src && *src ? std::filesystem::path(src) : std::filesystem::path(MONOBODY_SOURCE_DIR);
-}
-
-std::unique_ptr<Lifter> make_lifter(const PipelineOptions& o) {
-  if (o.lifter == LifterKind::Sparse) {
-    const auto path = o.lifter_model.empty() ? default_pose_dictionary_path() : o.lifter_model;
-    return std::make_unique<SparseLifter>(read_pose_dictionary(path));
-  }
-  std::filesystem::path path = o.lifter_model;
-  if (path.empty())
-    path = o.lifter == LifterKind::MlpOrdinal ? source_dir() / "models" / "lift" / "mlp-cmu-depth.mlp"
-                                              : default_mlp_lifter_path();
-  auto lifter = std::make_unique<MlpLifter>(path);
-  if (o.lifter == LifterKind::MlpOrdinal && !lifter->uses_depth())
-    throw Error("'" + path.string() + "' does not take the keypoints' depth: use --lifter mlp with it");
-  return lifter;
-}
-
 // The per-person state a video keeps between frames.
 struct Track {
   OneEuroFilter keypoints;
@@ -58,41 +38,12 @@ Eigen::VectorXd median_columns(const std::vector<Eigen::VectorXd>& shapes) {
   return m;
 }
 
-// BlazePose's per-landmark z in image pixels comes out several times larger than the depth its own metric world
-// landmarks give (2.8x on messi5.jpg), and the lifter was trained on true depths. So the relative depths handed
-// to the lifter are the world landmarks' z in pixels: scaled by the ratio of the 2D spread (pixels) to the world
-// landmarks' spread across the view (metres).
-void depth_from_world_landmarks(Keypoints2D& kp, const Eigen::Matrix3Xd& world) {
-  if (world.cols() != kp.size() || !world.allFinite()) return;
-  const Eigen::Vector2d c2 = kp.xy.rowwise().mean();
-  const Eigen::Vector2d c3 = world.topRows<2>().rowwise().mean();
-  const double spread2 = (kp.xy.colwise() - c2).squaredNorm(), spread3 = (world.topRows<2>().colwise() - c3).squaredNorm();
-  if (!(spread3 > 1e-9)) return;
-  kp.depth = world.row(2).transpose() * std::sqrt(spread2 / spread3);
-}
-
 void warn(Person& person, const std::string& message) {
   if (!person.extras.contains("warnings")) person.extras["warnings"] = nlohmann::json::array();
   person.extras["warnings"].push_back(message);
 }
 
 }  // namespace
-
-std::string_view to_string(LifterKind kind) {
-  switch (kind) {
-    case LifterKind::Sparse: return "sparse";
-    case LifterKind::Mlp: return "mlp";
-    case LifterKind::MlpOrdinal: return "mlp+ordinal";
-  }
-  return "?";
-}
-
-LifterKind parse_lifter_kind(std::string_view name) {
-  if (name == "sparse") return LifterKind::Sparse;
-  if (name == "mlp") return LifterKind::Mlp;
-  if (name == "mlp+ordinal") return LifterKind::MlpOrdinal;
-  throw Error("unknown lifter '" + std::string(name) + "' (sparse, mlp, mlp+ordinal)");
-}
 
 struct Pipeline::Impl {
   PipelineOptions options;
@@ -113,7 +64,7 @@ struct Pipeline::Impl {
     return d;
   }
 
-  explicit Impl(PipelineOptions o) : options(std::move(o)), detector(detector_options(options)), lifter(make_lifter(options)) {
+  explicit Impl(PipelineOptions o) : options(std::move(o)), detector(detector_options(options)), lifter(make_lifter(options.lifter, options.lifter_model)) {
     // The lifter multiplies one pose at a time: OpenBLAS's worker threads would only spin, and on a busy machine
     // take turns with the detector's (measured: 59 ms of lifting per vtest.avi frame instead of 2 ms).
     set_blas_threads(1);
@@ -202,7 +153,6 @@ struct Pipeline::Impl {
     std::vector<Track*> person_tracks;
     for (const Pose& pose : poses) {
       Person person = to_person(pose);
-      depth_from_world_landmarks(*person.keypoints2d, pose.world_landmarks);
       person.extras.erase("roi");  // the detector's internals: in `monobody detect`'s output, not here
       Track* track = nullptr;
       if (video) {
