@@ -1,6 +1,7 @@
-// monobody eval pck: BlazePose against human 2D labels (LSP format): PCK@0.2 and PCKh@0.5, per joint.
+// monobody eval pck: BlazePose against human 2D labels (LSP or COCO format): PCK@0.2 and PCKh@0.5, per joint.
 #include <spdlog/spdlog.h>
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
@@ -32,8 +33,8 @@ Command add_eval_pck_command(CLI::App& app, const GlobalOptions& global) {
     int passes = 1, limit = 0;
   };
   auto opt = std::make_shared<Options>();
-  CLI::App* sub = eval_group(app)->add_subcommand("pck", "PCK@0.2 and PCKh@0.5 of BlazePose on LSP-format labels");
-  sub->add_option("labels", opt->labels, "LSP-format annotations (e.g. images/dev/lspet/lspet_dev.json)")->required();
+  CLI::App* sub = eval_group(app)->add_subcommand("pck", "PCK@0.2 and PCKh@0.5 of BlazePose on LSP- or COCO-format labels");
+  sub->add_option("labels", opt->labels, "LSP- or COCO-format annotations (e.g. images/dev/lspet/lspet_dev.json, mmpose/coco/test_coco.json)")->required();
   sub->add_option("--model", opt->model, "Landmark model: lite, full or heavy")
       ->check(CLI::IsMember({"lite", "full", "heavy"}));
   sub->add_flag("--flip", opt->flip, "Average with the landmark model's answer on the mirrored crop");
@@ -47,7 +48,7 @@ Command add_eval_pck_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("-o,--output", opt->output, "Also write the scores as JSON");
   sub->add_option("--results", opt->results, "Also write the scored people as a result JSON (one frame per image)");
   return {sub, [opt, &global] {
-            auto labels = read_lsp_labels(opt->labels);
+            auto labels = read_pose_labels(opt->labels);
             if (opt->limit > 0 && int(labels.size()) > opt->limit) labels.resize(std::size_t(opt->limit));
             if (labels.empty()) throw Error("'" + opt->labels + "' has no labelled images");
             PoseDetectorOptions options;
@@ -95,17 +96,19 @@ Command add_eval_pck_command(CLI::App& app, const GlobalOptions& global) {
                                      {"flip", opt->flip},     {"passes", opt->passes},
                                      {"single", opt->single}, {"fallback", !opt->no_fallback},
                                      {"pck@0.2", pck.pck()},  {"pckh@0.5", pck.pckh()}};
+            auto percent = [](double x) { return std::isnan(x) ? std::string("-") : fmt::format("{:.1f}%", 100 * x); };
             std::string table = fmt::format("{:<16}{:>10}{:>11}{:>9}\n", "joint", "PCK@0.2", "PCKh@0.5", "labels");
             for (int j = 0; j < lsp.size(); ++j) {
-              table += fmt::format("{:<16}{:>9.1f}%{:>10.1f}%{:>9}\n", lsp.joints[std::size_t(j)], 100 * pck.pck(j),
-                                   100 * pck.pckh(j), pck.labelled(j));
+              // Joints a format does not label (COCO: neck, head top) and PCKh without head labels show "-".
+              table += fmt::format("{:<16}{:>10}{:>11}{:>9}\n", lsp.joints[std::size_t(j)], percent(pck.pck(j)),
+                                   percent(pck.pckh(j)), pck.labelled(j));
               report["per_joint"][std::string(lsp.joints[std::size_t(j)])] = {{"pck@0.2", pck.pck(j)},
                                                                               {"pckh@0.5", pck.pckh(j)}};
             }
-            table += fmt::format("{:<16}{:>9.1f}%{:>10.1f}%\n", "all", 100 * pck.pck(), 100 * pck.pckh());
+            table += fmt::format("{:<16}{:>10}{:>11}\n", "all", percent(pck.pck()), percent(pck.pckh()));
             if (!global.quiet) std::fputs(table.c_str(), stdout);
-            spdlog::info("{} images, a person found in {}: PCK@0.2 {:.1f}%, PCKh@0.5 {:.1f}%", pck.images(), found,
-                         100 * pck.pck(), 100 * pck.pckh());
+            spdlog::info("{} people labelled, found in {}: PCK@0.2 {}, PCKh@0.5 {}", pck.images(), found,
+                         percent(pck.pck()), percent(pck.pckh()));
             if (!opt->output.empty()) write_file_atomic(opt->output, report.dump(2) + "\n");
             if (!opt->results.empty()) write_result(opt->results, scored);
           }};

@@ -16,7 +16,7 @@
 
 namespace monobody {
 
-// One labelled person in one image (LSP's 14 joints).
+// One labelled person in one image (LSP's 14 joints; a COCO label leaves the neck and head top unlabelled).
 struct LabelledImage {
   std::filesystem::path file;   // absolute, or relative to the annotation file's folder
   Eigen::Matrix2Xd joints;      // 2 x 14 pixels
@@ -27,6 +27,12 @@ struct LabelledImage {
 // Reads LSP-format annotations as in shared/data/images/dev/lspet/lspet_dev.json
 // ({"images": [{"file", "joints": 14 x [x, y, visible]}, ...]}); files resolved against the json's folder.
 std::vector<LabelledImage> read_lsp_labels(const std::filesystem::path& json);
+// Reads COCO-format keypoint annotations (17 keypoints, COCO order; e.g. mmpose/coco/test_coco.json): one label
+// per annotated person (crowd regions skipped), its limbs put in LSP's order. COCO has no neck or head top, so
+// those stay unlabelled and PCKh cannot be scored.
+std::vector<LabelledImage> read_coco_labels(const std::filesystem::path& json);
+// Either format, told apart by COCO's 'annotations' list.
+std::vector<LabelledImage> read_pose_labels(const std::filesystem::path& json);
 
 class PckEvaluator {
  public:
@@ -35,9 +41,9 @@ class PckEvaluator {
   void add(const std::optional<Keypoints2D>& prediction, const LabelledImage& label);
 
   int images() const { return images_; }
-  double pck() const;  // in [0, 1], over every labelled joint
+  double pck() const;  // in [0, 1], over every labelled joint; NaN when nothing could be scored (PCKh of COCO)
   double pckh() const;
-  double pck(int joint) const;  // per lsp14 joint
+  double pck(int joint) const;  // per lsp14 joint (NaN when none was labelled)
   double pckh(int joint) const;
   int labelled(int joint) const { return total_[std::size_t(joint)]; }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <numbers>
 #include <numeric>
@@ -63,6 +64,61 @@ std::vector<LabelledImage> read_lsp_labels(const std::filesystem::path& path) {
   return out;
 }
 
+std::vector<LabelledImage> read_coco_labels(const std::filesystem::path& path) {
+  // COCO's 17 keypoints in LSP's order; LSP's neck and head top have no COCO counterpart (left unlabelled).
+  constexpr int kCocoOfLsp[12] = {16, 14, 12, 11, 13, 15, 10, 8, 6, 5, 7, 9};
+  const nlohmann::json json = read_json_file(path);
+  const std::string where = path.string() + ": ";
+  if (!json.is_object() || !json.contains("images") || !json["images"].is_array() || !json.contains("annotations") ||
+      !json["annotations"].is_array())
+    throw Error(where + "expected an object with 'images' and 'annotations' lists (COCO format)");
+  if (json.contains("categories") && json["categories"].is_array() && !json["categories"].empty()) {
+    const auto& names = json["categories"][0].value("keypoints", nlohmann::json::array());
+    if (names.size() < 17 || names[0] != "nose" || names[5] != "left_shoulder" || names[16] != "right_ankle")
+      throw Error(where + "the keypoints are not COCO's 17 (nose, eyes, ears, shoulders, ... ankles)");
+  }
+  std::map<std::int64_t, std::string> files;
+  for (const auto& im : json["images"]) {
+    if (!im.is_object() || !im.contains("id") || !im["id"].is_number_integer() || !im.contains("file_name") ||
+        !im["file_name"].is_string())
+      throw Error(where + "every image needs an integer 'id' and a 'file_name'");
+    files[im["id"].get<std::int64_t>()] = im["file_name"].get<std::string>();
+  }
+  std::vector<LabelledImage> out;
+  for (std::size_t i = 0; i < json["annotations"].size(); ++i) {
+    const auto& a = json["annotations"][i];
+    const std::string at = where + "annotations[" + std::to_string(i) + "]: ";
+    if (!a.is_object() || !a.contains("image_id") || !a["image_id"].is_number_integer() || !a.contains("keypoints") ||
+        !a["keypoints"].is_array() || a["keypoints"].size() < 3 * 17)
+      throw Error(at + "expected 'image_id' and 17 'keypoints' [x, y, v]");
+    if (a.value("iscrowd", 0) != 0) continue;  // a crowd region, no single person
+    const auto file = files.find(a["image_id"].get<std::int64_t>());
+    if (file == files.end()) throw Error(at + "image_id " + a["image_id"].dump() + " is not among the images");
+    LabelledImage label;
+    label.file = path.parent_path() / file->second;
+    label.joints = Eigen::Matrix2Xd::Zero(2, kLspJoints);
+    label.visible.assign(kLspJoints, false);
+    const auto& k = a["keypoints"];
+    int labelled = 0;
+    for (int j = 0; j < 12; ++j) {
+      const std::size_t c = std::size_t(3 * kCocoOfLsp[j]);
+      if (!k[c].is_number() || !k[c + 1].is_number() || !k[c + 2].is_number())
+        throw Error(at + "keypoint " + std::to_string(kCocoOfLsp[j]) + " is not [x, y, v]");
+      label.joints.col(j) << k[c].get<double>(), k[c + 1].get<double>();
+      // v = 1: labelled but occluded; it still has a position to score against, as on LSP.
+      label.visible[std::size_t(j)] = k[c + 2].get<double>() > 0 && label.joints.col(j).allFinite();
+      labelled += label.visible[std::size_t(j)];
+    }
+    if (labelled > 0) out.push_back(std::move(label));
+  }
+  return out;
+}
+
+std::vector<LabelledImage> read_pose_labels(const std::filesystem::path& path) {
+  const nlohmann::json json = read_json_file(path);
+  return json.is_object() && json.contains("annotations") ? read_coco_labels(path) : read_lsp_labels(path);
+}
+
 PckEvaluator::PckEvaluator(double alpha, double head_alpha)
     : alpha_(alpha),
       head_alpha_(head_alpha),
@@ -101,17 +157,19 @@ void PckEvaluator::add(const std::optional<Keypoints2D>& prediction, const Label
 namespace {
 double ratio(const std::vector<int>& a, const std::vector<int>& b) {
   const double n = std::accumulate(b.begin(), b.end(), 0.0);
-  return n > 0 ? std::accumulate(a.begin(), a.end(), 0.0) / n : 0.0;
+  return n > 0 ? std::accumulate(a.begin(), a.end(), 0.0) / n : std::numeric_limits<double>::quiet_NaN();
 }
 }  // namespace
 
 double PckEvaluator::pck() const { return ratio(correct_, total_); }
 double PckEvaluator::pckh() const { return ratio(correct_head_, total_head_); }
 double PckEvaluator::pck(int j) const {
-  return total_[std::size_t(j)] ? double(correct_[std::size_t(j)]) / total_[std::size_t(j)] : 0.0;
+  return total_[std::size_t(j)] ? double(correct_[std::size_t(j)]) / total_[std::size_t(j)]
+                                : std::numeric_limits<double>::quiet_NaN();
 }
 double PckEvaluator::pckh(int j) const {
-  return total_head_[std::size_t(j)] ? double(correct_head_[std::size_t(j)]) / total_head_[std::size_t(j)] : 0.0;
+  return total_head_[std::size_t(j)] ? double(correct_head_[std::size_t(j)]) / total_head_[std::size_t(j)]
+                                     : std::numeric_limits<double>::quiet_NaN();
 }
 
 std::optional<Pose> pose_for_label(PoseDetector& detector, const ImageView& image, const LabelledImage& label,

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "monobody/error.hpp"
 #include "monobody/files.hpp"
 #include "monobody/image_io.hpp"
@@ -92,6 +94,41 @@ TEST(Pck, ReadsTheLspetDevLabels) {
   const fs::path dir = test::temp_dir("pck_labels");
   write_file_atomic(dir / "bad.json", R"({"images": [{"file": "a.jpg", "joints": [[1, 2, 1]]}]})");
   EXPECT_THROW(read_lsp_labels(dir / "bad.json"), Error);
+}
+
+// COCO-format labels (mmpose's COCO test set, 4 images): the limbs land in LSP's order, people with no labelled
+// limb are dropped, there is nothing to score PCKh with, and a file of another keypoint set is refused.
+TEST(Pck, ReadsCocoLabels) {
+  MONOBODY_SHARED_FILE_OR_SKIP(json, "images/dev/mmpose/coco/test_coco.json");
+  const auto labels = read_pose_labels(json);
+  ASSERT_EQ(labels.size(), 12u);  // 14 annotations, 2 without any labelled limb
+  EXPECT_TRUE(fs::exists(labels[0].file));
+  // The first annotation: right ankle (COCO 16) at (396, 341), left shoulder (COCO 5) at (399, 108).
+  EXPECT_EQ(labels[0].joints.col(0), Eigen::Vector2d(396, 341));
+  EXPECT_EQ(labels[0].joints.col(9), Eigen::Vector2d(399, 108));
+  EXPECT_FALSE(labels[0].visible[12]);  // neck
+  EXPECT_FALSE(labels[0].visible[13]);  // head top
+
+  PckEvaluator pck;
+  pck.add(std::nullopt, labels[0]);
+  EXPECT_DOUBLE_EQ(pck.pck(), 0.0);
+  EXPECT_TRUE(std::isnan(pck.pckh()));
+  EXPECT_TRUE(std::isnan(pck.pck(13)));
+
+  const fs::path dir = test::temp_dir("pck_coco");
+  write_file_atomic(dir / "other.json", R"({"categories": [{"keypoints": ["head", "neck"]}], "images": [],
+                                           "annotations": []})");
+  EXPECT_THROW(read_pose_labels(dir / "other.json"), Error);
+  std::string keypoints = "1";
+  for (int k = 1; k < 51; ++k) keypoints += ", 1";
+  write_file_atomic(dir / "orphan.json", R"({"images": [], "annotations": [{"image_id": 3, "keypoints": [)" +
+                                             keypoints + "]}]}");
+  try {
+    read_pose_labels(dir / "orphan.json");
+    ADD_FAILURE() << "an annotation of a missing image was accepted";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("image_id 3"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Pck, FindsTheLabelledPeopleInTheFirstLspetImages) {
