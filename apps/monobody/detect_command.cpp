@@ -12,6 +12,7 @@
 #include "monobody/files.hpp"
 #include "monobody/image_io.hpp"
 #include "monobody/result.hpp"
+#include "monobody/smoothing.hpp"
 #include "progress.hpp"
 
 namespace monobody::cli {
@@ -22,7 +23,7 @@ struct DetectOptions {
   std::string input, output_dir, model = "full";
   int max_people = 4;
   double min_score = 0.2, min_presence = 0.5;
-  bool mask = false, no_overlay = false, flip = false;
+  bool mask = false, no_overlay = false, flip = false, no_smooth = false;
   int passes = 0;
   int overlay_every = 50;
 };
@@ -89,9 +90,19 @@ void detect_video(PoseDetector& detector, const fs::path& path, const fs::path& 
   Image frame;
   int index = 0, with_people = 0;
   std::vector<int> ids;
+  KeypointSmoother smoother;
   while (video.read(frame)) {
     const double time = index / fps;
-    const std::vector<Pose> poses = detector.detect_video(frame.view(), time);
+    std::vector<Pose> poses = detector.detect_video(frame.view(), time);
+    if (!opt.no_smooth)
+      for (Pose& pose : poses) {
+        // The landmarks themselves (pixels and BlazePose's z) are smoothed, so the JSON and the overlay agree.
+        Keypoints2D kp = pose.keypoints();
+        kp.depth = pose.landmarks.row(2).transpose();
+        smoother.smooth(pose.id, kp, time);
+        pose.landmarks.topRows<2>() = kp.xy;
+        pose.landmarks.row(2) = kp.depth.transpose();
+      }
     result.frames.push_back(frame_result(path.filename().string(), index, time, frame.view(), poses));
     with_people += !poses.empty();
     for (const Pose& p : poses)
@@ -134,6 +145,7 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_flag("--flip", opt->flip, "Photos: average with the landmark model's answer on the mirrored crop");
   sub->add_option("--passes", opt->passes, "Photos: extra landmark passes on the region the landmarks give")
       ->check(CLI::Range(0, 5));
+  sub->add_flag("--no-smooth", opt->no_smooth, "Video: keep each frame's landmarks as found (default: One-Euro smoothed)");
   sub->add_option("--overlay-every", opt->overlay_every, "Video: write an overlay every N frames (0: none)")
       ->check(CLI::NonNegativeNumber);
   return {sub, [opt, &global] {

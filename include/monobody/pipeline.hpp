@@ -25,31 +25,9 @@
 #include "monobody/lift.hpp"
 #include "monobody/ordinal.hpp"
 #include "monobody/result.hpp"
+#include "monobody/smoothing.hpp"
 
 namespace monobody {
-
-// The One-Euro filter (Casiez, Roussel and Vogel, CHI 2012): a low-pass filter whose cut-off frequency rises
-// with the signal's speed, so a still joint stops jittering while a moving one does not lag.
-struct OneEuroOptions {
-  double min_cutoff_hz = 1.0;  // cut-off at rest: lower = less jitter
-  double beta = 0.02;          // how fast the cut-off rises with speed (per unit of the signal per second)
-  double derivative_cutoff_hz = 1.0;
-};
-
-class OneEuroFilter {
- public:
-  explicit OneEuroFilter(OneEuroOptions options = {}) : options_(options) {}
-  // Filters a vector of values sampled at `time` (seconds, increasing). The first call returns its input.
-  // Values that are not finite pass through and do not disturb the state of that component.
-  Eigen::VectorXd filter(const Eigen::VectorXd& value, double time);
-  void reset() { initialised_ = false; }
-
- private:
-  OneEuroOptions options_;
-  bool initialised_ = false;
-  double last_time_ = 0.0;
-  Eigen::VectorXd value_, derivative_;
-};
 
 struct PipelineOptions {
   PoseModel model = PoseModel::Full;

@@ -20,7 +20,6 @@ double seconds_since(Clock::time_point t) { return std::chrono::duration<double>
 
 // The per-person state a video keeps between frames.
 struct Track {
-  OneEuroFilter keypoints;
   int last_frame = -1;
   std::optional<BodyPose> body;            // the previous frame's fit
   std::vector<Eigen::VectorXd> shapes;     // fitted shapes until the shape settles
@@ -52,6 +51,7 @@ struct Pipeline::Impl {
   std::optional<BodyModel> model;
   std::unique_ptr<BodyFitter> fitter;
   std::map<int, Track> tracks;
+  KeypointSmoother smoother;
   PipelineTimings timings;
 
   static PoseDetectorOptions detector_options(const PipelineOptions& o) {
@@ -64,7 +64,11 @@ struct Pipeline::Impl {
     return d;
   }
 
-  explicit Impl(PipelineOptions o) : options(std::move(o)), detector(detector_options(options)), lifter(make_lifter(options.lifter, options.lifter_model)) {
+  explicit Impl(PipelineOptions o)
+      : options(std::move(o)),
+        detector(detector_options(options)),
+        lifter(make_lifter(options.lifter, options.lifter_model)),
+        smoother(options.smoothing) {
     // The lifter multiplies one pose at a time: OpenBLAS's worker threads would only spin, and on a busy machine
     // take turns with the detector's (measured: 59 ms of lifting per vtest.avi frame instead of 2 ms).
     set_blas_threads(1);
@@ -157,17 +161,7 @@ struct Pipeline::Impl {
       Track* track = nullptr;
       if (video) {
         track = &tracks[pose.id];
-        if (track->last_frame < index - 5) track->keypoints.reset();  // lost for a while: start afresh
-        if (options.smooth) {
-          Keypoints2D& kp = *person.keypoints2d;
-          Eigen::VectorXd v(3 * kp.size());
-          for (int j = 0; j < kp.size(); ++j) v.segment<3>(3 * j) << kp.xy(0, j), kp.xy(1, j), kp.depth.size() ? kp.depth[j] : 0.0;
-          v = track->keypoints.filter(v, time);
-          for (int j = 0; j < kp.size(); ++j) {
-            kp.xy.col(j) = v.segment<2>(3 * j);
-            if (kp.depth.size()) kp.depth[j] = v[3 * j + 2];
-          }
-        }
+        if (options.smooth) smoother.smooth(pose.id, *person.keypoints2d, time);
       }
       lift(person, camera);
       result.people.push_back(std::move(person));
@@ -213,6 +207,7 @@ FrameResult Pipeline::process_video_frame(const ImageView& frame, const std::str
 void Pipeline::reset() {
   impl_->detector.reset();
   impl_->tracks.clear();
+  impl_->smoother.reset();
 }
 
 const BodyModel* Pipeline::body_model() const { return impl_->model ? &*impl_->model : nullptr; }

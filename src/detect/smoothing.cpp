@@ -1,6 +1,6 @@
 #include <cmath>
 
-#include "monobody/pipeline.hpp"
+#include "monobody/smoothing.hpp"
 
 namespace monobody {
 namespace {
@@ -40,6 +40,21 @@ Eigen::VectorXd OneEuroFilter::filter(const Eigen::VectorXd& value, double time)
     out[i] = value_[i];
   }
   return out;
+}
+
+void KeypointSmoother::smooth(int id, Keypoints2D& kp, double time) {
+  auto [it, fresh] = tracks_.try_emplace(id, Track{OneEuroFilter(options_), time});
+  Track& track = it->second;
+  if (!fresh && time - track.last_time > max_gap_s_) track.filter.reset();
+  track.last_time = time;
+  const bool depth = kp.depth.size() == kp.size();
+  values_.resize(3 * kp.size());
+  for (int j = 0; j < kp.size(); ++j) values_.segment<3>(3 * j) << kp.xy(0, j), kp.xy(1, j), depth ? kp.depth[j] : 0.0;
+  values_ = track.filter.filter(values_, time);
+  for (int j = 0; j < kp.size(); ++j) {
+    kp.xy.col(j) = values_.segment<2>(3 * j);
+    if (depth) kp.depth[j] = values_[3 * j + 2];
+  }
 }
 
 }  // namespace monobody

@@ -4,7 +4,7 @@
 #include <limits>
 #include <random>
 
-#include "monobody/pipeline.hpp"
+#include "monobody/smoothing.hpp"
 
 namespace monobody {
 namespace {
@@ -56,6 +56,41 @@ TEST(OneEuroFilter, MissingValuesPassThroughWithoutPoisoningTheState) {
   EXPECT_GT(back[1], 2.0);  // the state of 2.0 survived the gap and moves towards 2.5
   EXPECT_LT(back[1], 2.5);
   EXPECT_DOUBLE_EQ(back[0], 1.0);
+}
+
+}  // namespace
+}  // namespace monobody
+
+namespace monobody {
+namespace {
+
+Keypoints2D one_point_at(double x) {
+  Keypoints2D kp = Keypoints2D::zeros(JointSet::H36m17);
+  kp.xy.row(0).setConstant(x);
+  kp.xy.row(1).setConstant(50.0);
+  kp.confidence.setOnes();
+  return kp;
+}
+
+// Each person has their own filter; a person lost for longer than the gap starts afresh instead of gliding in
+// from where they were last seen.
+TEST(KeypointSmoother, KeepsPeopleApartAndForgetsAfterAGap) {
+  KeypointSmoother smoother({}, 0.2);
+  Keypoints2D a = one_point_at(100), b = one_point_at(400);
+  smoother.smooth(0, a, 0.0);
+  smoother.smooth(1, b, 0.0);
+  a = one_point_at(110), b = one_point_at(390);
+  smoother.smooth(0, a, 1 / 30.0);
+  smoother.smooth(1, b, 1 / 30.0);
+  EXPECT_GT(a.xy(0, 0), 100.0);  // smoothed towards its own past, not person 1's
+  EXPECT_LT(a.xy(0, 0), 110.0);
+  EXPECT_GT(b.xy(0, 0), 390.0);
+  EXPECT_LT(b.xy(0, 0), 400.0);
+  EXPECT_DOUBLE_EQ(a.xy(1, 3), 50.0);
+
+  Keypoints2D back = one_point_at(200);  // person 0 again after 1 s away
+  smoother.smooth(0, back, 1.0 + 1 / 30.0);
+  EXPECT_DOUBLE_EQ(back.xy(0, 0), 200.0);
 }
 
 }  // namespace
