@@ -23,6 +23,8 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
     std::string lifter = "sparse", model;
     int relations = 0;
     double depth_noise = 0.25;
+    bool video = false;
+    SparseVideoOptions temporal;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* h36m = eval_group(app)->add_subcommand("h36m", "Human3.6M: MPJPE (P1) and PA-MPJPE (P2) per action, mm");
@@ -49,6 +51,16 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::PositiveNumber);
   h36m->add_option("--refine-starts", opt->solver.refine_starts, "Refinement starts (strongest bases)")
       ->check(CLI::PositiveNumber);
+  h36m->add_flag("--video", opt->video,
+                 "Lift each camera's frames as one sequence (sparse: jointly, with temporal smoothness); use --stride 1");
+  h36m->add_option("--coefficient-smoothness", opt->temporal.coefficient_smoothness,
+                   "--video, sparse: weight of ||c_t - c_t+1||^2")
+      ->check(CLI::NonNegativeNumber);
+  h36m->add_option("--rotation-smoothness", opt->temporal.rotation_smoothness,
+                   "--video, sparse: weight of the squared rotation angle between frames")
+      ->check(CLI::NonNegativeNumber);
+  h36m->add_option("--sweeps", opt->temporal.sweeps, "--video, sparse: block coordinate descent passes")
+      ->check(CLI::NonNegativeNumber);
   h36m->add_option("-o,--output", opt->output, "Folder for the tables and the chart");
   h36m->add_option("--data", opt->data, "The h36m data folder (default: <shared data>/h36m)");
   return {h36m, [opt, &global] {
@@ -60,6 +72,8 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             } else {
               SparseLifterOptions options;
               options.solver = opt->solver;
+              options.temporal = opt->video;
+              options.video = opt->temporal;
               lifter_ptr = std::make_unique<SparseLifter>(read_pose_dictionary(dict_path), options);
             }
             const Lifter& lifter = *lifter_ptr;
@@ -72,6 +86,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             eval.max_frames = opt->max_frames;
             eval.threads = global.resolved_threads();
             eval.simulated_relations = opt->relations;
+            eval.video = opt->video;
             if (opt->lifter == "mlp+ordinal") eval.simulated_depth_noise = opt->depth_noise;
             ensure_writable_directory(opt->output);
 
@@ -88,6 +103,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             for (const auto& s : opt->subjects) subjects += s;
             std::string tag = opt->lifter == "mlp+ordinal" ? "mlp-ordinal" : opt->lifter;
             if (opt->relations > 0) tag += fmt::format("_rel{}", opt->relations);
+            if (opt->video) tag += "_video";
             const std::filesystem::path stem =
                 std::filesystem::path(opt->output) / fmt::format("h36m_{}_{}_{}", subjects, opt->input, tag);
             nlohmann::json json = to_json(report);
@@ -101,6 +117,10 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
                               {"admm_tolerance", opt->solver.admm_tolerance},
                               {"max_admm_iterations", opt->solver.max_admm_iterations},
                               {"refine_starts", opt->solver.refine_starts}};
+            if (opt->video)
+              json["video"] = {{"coefficient_smoothness", opt->temporal.coefficient_smoothness},
+                               {"rotation_smoothness", opt->temporal.rotation_smoothness},
+                               {"sweeps", opt->temporal.sweeps}};
             json["stride"] = opt->stride;
             json["max_frames"] = opt->max_frames;
             json["threads"] = eval.threads;
@@ -111,7 +131,13 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
                                       "{} refinement starts, stride {}, max frames/sequence {}.\n",
                                       dict_path.filename().string(), opt->solver.alpha, opt->solver.admm_tolerance,
                                       opt->solver.max_admm_iterations, opt->solver.refine_starts, opt->stride,
-                                      opt->max_frames);
+                                      opt->max_frames) +
+                      (opt->video && !learned
+                           ? fmt::format("Video: each camera's frames solved jointly, coefficient smoothness {}, "
+                                         "rotation smoothness {}, {} sweeps.\n",
+                                         opt->temporal.coefficient_smoothness, opt->temporal.rotation_smoothness,
+                                         opt->temporal.sweeps)
+                           : std::string());
             const std::string md = to_markdown(report) + settings;
             write_file_atomic(stem.string() + ".md", md);
             write_file_atomic(stem.string() + ".json", json.dump(1) + "\n");

@@ -70,6 +70,9 @@ struct H36mEvalOptions {
   // For lifters that read each joint's relative depth from the 2D network (mlp+ordinal): the true depths with
   // the training's noise model (mlp_lifter_train.hpp), since the data has no network depths. < 0: none.
   double simulated_depth_noise = -1.0;
+  // Lift each camera view's frames as one sequence (Lifter::lift_sequence: the temporal sparse model), instead
+  // of frame by frame. Use with stride 1: the data's frames are 10 Hz.
+  bool video = false;
 };
 
 struct H36mActionErrors {

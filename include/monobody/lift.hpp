@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -84,6 +85,19 @@ struct SparsePose {
   double reprojection_rms = 0.0;     // weighted RMS 2D residual, input units
 };
 
+// Video (the seed's CVPR'16 formulation, on the single-frame solutions): the frames of one person are solved
+// jointly, adding (lambda_c / 2) sum_t ||c_t - c_t+1||^2 + (lambda_R / 2) sum_t ||log(R_t R_t+1^T)||^2 to the sum of
+// the frames' objectives (each in its own normalised units), by block coordinate descent over the frames. Weak
+// perspective's depth reflection is first made consistent along the sequence (the flip of each frame chosen by
+// dynamic programming so consecutive 3D shapes agree).
+struct SparseVideoOptions {
+  // Chosen on Human3.6M S1 (150 frames of each sequence, SH detections, the CMU dictionary): the coefficients'
+  // smoothness helps up to about 10 and then holds; the rotation's barely matters and hurts P1 beyond 1.
+  double coefficient_smoothness = 10.0;  // lambda_c
+  double rotation_smoothness = 0.1;      // lambda_R (radians^-2)
+  int sweeps = 10;                      // passes of block coordinate descent over the frames
+};
+
 // Solves the problem above for one pose. The solver keeps only precomputed data of the dictionary, so one
 // instance may serve several threads. The dictionary must outlive the solver.
 class SparsePoseSolver {
@@ -94,6 +108,11 @@ class SparsePoseSolver {
   // non-finite point marks a missing joint. Throws monobody::Error for fewer than 5 visible joints, points
   // that all coincide, or a result that is not finite.
   SparsePose solve(const Eigen::Matrix2Xd& points, const Eigen::VectorXd& weights) const;
+  // The consecutive frames of one person together (SparseVideoOptions). A frame that cannot be solved on its own
+  // (too few joints, degenerate) is empty in the result and splits the sequence there.
+  std::vector<std::optional<SparsePose>> solve_sequence(const std::vector<Eigen::Matrix2Xd>& points,
+                                                        const std::vector<Eigen::VectorXd>& weights,
+                                                        const SparseVideoOptions& video = {}) const;
 
   const SparseLiftOptions& options() const { return options_; }
   const PoseDictionary& dictionary() const { return *dictionary_; }
@@ -120,6 +139,10 @@ class Lifter {
   // keypoints in any joint set that maps to H36M-17; camera: the intrinsics of the image, if known.
   // Must be safe to call from several threads at once. Throws monobody::Error for unusable input.
   virtual LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const = 0;
+  // The consecutive frames of one person's video. A lifter with a temporal model uses it; the others lift the
+  // frames one by one. A frame that cannot be lifted is empty in the result.
+  virtual std::vector<std::optional<LiftOutput>> lift_sequence(const std::vector<Keypoints2D>& frames,
+                                                               const PinholeCamera<double>* camera) const;
 };
 
 // Which lifter turns 2D into 3D.
@@ -147,6 +170,8 @@ double mean_bone_length(const Eigen::Matrix3Xd& joints, JointSet set);
 struct SparseLifterOptions {
   SparseLiftOptions solver;
   double mean_bone_length = kH36mMeanBoneLength;  // metres; sets the scale of the output
+  bool temporal = false;                          // lift_sequence() solves the frames jointly
+  SparseVideoOptions video;
 };
 
 // The sparse shape-space lifter. With a camera, keypoints are first undistorted and normalised
@@ -158,6 +183,8 @@ class SparseLifter final : public Lifter {
   LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const override;
   // As lift(), also returning the solver's state.
   LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera, SparsePose& pose) const;
+  std::vector<std::optional<LiftOutput>> lift_sequence(const std::vector<Keypoints2D>& frames,
+                                                       const PinholeCamera<double>* camera) const override;
 
   const PoseDictionary& dictionary() const { return *dictionary_; }
 

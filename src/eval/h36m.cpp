@@ -51,14 +51,17 @@ std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, const H36m
   const H36mInput input = options.input;
   const double tolerance = options.ordinal_tolerance_mm;
   std::mt19937 rng(seed);  // per view: results do not depend on the number of threads
-  std::vector<PoseResult> out(v.frames.size());
-  Eigen::Matrix3Xd truth(3, 17);
-  for (std::size_t i = 0; i < v.frames.size(); ++i) {
+  const std::size_t n = v.frames.size();
+  std::vector<PoseResult> out(n);
+  std::vector<Eigen::Matrix3Xd> truths(n, Eigen::Matrix3Xd(3, 17));
+  std::vector<Keypoints2D> inputs(n);
+  for (std::size_t i = 0; i < n; ++i) {
     const int f = v.frames[i];
+    Eigen::Matrix3Xd& truth = truths[i];
     for (int j = 0; j < 17; ++j)
       truth.col(j) = v.camera.pose.to_camera(Eigen::Vector3d(v.world->at({f, j, 0}), v.world->at({f, j, 1}),
                                                              v.world->at({f, j, 2})));
-    Keypoints2D kp;
+    Keypoints2D& kp = inputs[i];
     if (input == H36mInput::GroundTruth) {
       kp = Keypoints2D::zeros(JointSet::H36m17);
       for (int j = 0; j < 17; ++j) kp.xy.col(j) = v.camera.intrinsics.project(truth.col(j));
@@ -79,29 +82,50 @@ std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, const H36m
         kp.depth = depth;
       }
     }
+  }
+
+  // Lift: frame by frame, or the view's frames as one sequence.
+  std::vector<std::optional<LiftOutput>> lifted(n);
+  if (options.video) {
     const auto start = std::chrono::steady_clock::now();
-    try {
-      const LiftOutput lifted = lifter.lift(kp, &v.camera.intrinsics);
+    lifted = lifter.lift_sequence(inputs, &v.camera.intrinsics);
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    for (auto& r : out) r.ms = ms / double(std::max<std::size_t>(n, 1));
+  } else {
+    for (std::size_t i = 0; i < n; ++i) {
+      const auto start = std::chrono::steady_clock::now();
+      try {
+        lifted[i] = lifter.lift(inputs[i], &v.camera.intrinsics);
+      } catch (const Error&) {
+      }
       out[i].ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      Eigen::Matrix3Xd estimate = lifted.joints.xyz * 1000.0;
-      out[i].p1 = out[i].p1_before = mpjpe(estimate, truth);
-      out[i].p2 = out[i].p2_before = pa_mpjpe(estimate, truth);
-      out[i].ordinal = out[i].ordinal_before = ordinal_accuracy(estimate, truth, tolerance);
-      if (options.simulated_relations > 0) {
-        const auto relations = simulated_relations(truth, options.simulated_relations, tolerance, rng);
-        const Keypoints2D h36m = kp.joint_set == JointSet::H36m17 ? kp : map_joints(kp, JointSet::H36m17);
-        OrdinalRefineOptions refine;
-        // The simulated annotator says "=" within the tolerance, so its ">" means a gap of at least as much.
-        refine.equal_tolerance = refine.margin = tolerance / 1000.0;
-        estimate = refine_with_relations(lifted.joints.xyz, h36m, v.camera.intrinsics, relations, refine) * 1000.0;
+    }
+  }
+
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!lifted[i]) continue;  // counted as a failure
+    const Eigen::Matrix3Xd& truth = truths[i];
+    Eigen::Matrix3Xd estimate = lifted[i]->joints.xyz * 1000.0;
+    out[i].p1 = out[i].p1_before = mpjpe(estimate, truth);
+    out[i].p2 = out[i].p2_before = pa_mpjpe(estimate, truth);
+    out[i].ordinal = out[i].ordinal_before = ordinal_accuracy(estimate, truth, tolerance);
+    out[i].iterations = lifted[i]->iterations;
+    out[i].ok = true;
+    if (options.simulated_relations > 0) {
+      const auto relations = simulated_relations(truth, options.simulated_relations, tolerance, rng);
+      const Keypoints2D h36m =
+          inputs[i].joint_set == JointSet::H36m17 ? inputs[i] : map_joints(inputs[i], JointSet::H36m17);
+      OrdinalRefineOptions refine;
+      // The simulated annotator says "=" within the tolerance, so its ">" means a gap of at least as much.
+      refine.equal_tolerance = refine.margin = tolerance / 1000.0;
+      try {
+        estimate = refine_with_relations(lifted[i]->joints.xyz, h36m, v.camera.intrinsics, relations, refine) * 1000.0;
         out[i].p1 = mpjpe(estimate, truth);
         out[i].p2 = pa_mpjpe(estimate, truth);
         out[i].ordinal = ordinal_accuracy(estimate, truth, tolerance);
+      } catch (const Error&) {
+        out[i].ok = false;
       }
-      out[i].iterations = lifted.iterations;
-      out[i].ok = true;
-    } catch (const Error&) {
-      out[i].ok = false;  // counted as a failure
     }
   }
   return out;

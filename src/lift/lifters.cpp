@@ -5,6 +5,19 @@
 
 namespace monobody {
 
+std::vector<std::optional<LiftOutput>> Lifter::lift_sequence(const std::vector<Keypoints2D>& frames,
+                                                             const PinholeCamera<double>* camera) const {
+  std::vector<std::optional<LiftOutput>> out(frames.size());
+  for (std::size_t t = 0; t < frames.size(); ++t) {
+    try {
+      out[t] = lift(frames[t], camera);
+    } catch (const Error&) {
+      // an unusable frame stays empty; the others go on
+    }
+  }
+  return out;
+}
+
 std::string_view to_string(LifterKind kind) {
   switch (kind) {
     case LifterKind::Sparse: return "sparse";

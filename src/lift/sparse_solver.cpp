@@ -11,20 +11,11 @@
 #include "monobody/error.hpp"
 #include "monobody/lift.hpp"
 #include "monobody/rotation.hpp"
+#include "sparse_internal.hpp"
 
 namespace monobody {
-namespace {
 
-constexpr int kMinVisibleJoints = 5;
-
-// The 2D input after removing what the model cannot explain: centred on the weighted centroid and scaled to
-// unit weighted RMS radius; weights rescaled to sum to the number of visible joints.
-struct NormalizedInput {
-  Eigen::Matrix2Xd points;    // 0 at missing joints
-  Eigen::VectorXd weights;    // 0 at missing joints
-  Eigen::Vector2d centroid;
-  double scale = 1.0;         // input units per normalised unit
-};
+namespace detail {
 
 NormalizedInput normalize_input(const Eigen::Matrix2Xd& points, const Eigen::VectorXd& weights) {
   const int J = int(points.cols());
@@ -56,6 +47,14 @@ NormalizedInput normalize_input(const Eigen::Matrix2Xd& points, const Eigen::Vec
   in.points /= radius;
   return in;
 }
+
+}  // namespace detail
+
+using detail::kMinVisibleJoints;
+using detail::NormalizedInput;
+using detail::normalize_input;
+
+namespace {
 
 // Proximal operator of tau * ||.||_2 (spectral norm) for a 2x3 matrix Q: shrinks its two singular values
 // (s1 >= s2) toward each other and zero, s' = s - projection of s onto the l1 ball of radius tau.
