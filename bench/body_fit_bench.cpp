@@ -93,6 +93,22 @@ void BM_FitWarmStartedFrame(benchmark::State& state) {
 }
 BENCHMARK(BM_FitWarmStartedFrame)->Unit(benchmark::kMillisecond);
 
+// A video frame once the person's shape has settled (monobody run holds it fixed after the first frames).
+void BM_FitWarmStartedFrameKnownShape(benchmark::State& state) {
+  static const Scene scene;
+  const BodyFitter fitter(model());
+  BodyFitInput input;
+  input.camera = scene.camera;
+  input.keypoints = &scene.keypoints;
+  input.mask = scene.mask.data();
+  input.mask_width = input.mask_height = 800;
+  const BodyPose previous = fitter.fit(input);
+  input.initial = &previous;
+  input.shape = &previous.shape;
+  for (auto _ : state) benchmark::DoNotOptimize(fitter.fit(input).shape.data());
+}
+BENCHMARK(BM_FitWarmStartedFrameKnownShape)->Unit(benchmark::kMillisecond);
+
 }  // namespace
 }  // namespace monobody
 

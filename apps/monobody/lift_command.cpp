@@ -11,6 +11,7 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <memory>
 
 namespace monobody::cli {
@@ -87,6 +88,7 @@ LifterKind choose_lifter(const std::string& method, const Result& result) {
 Command add_lift_command(CLI::App& app, const GlobalOptions&) {
   struct Options {
     std::string input, output, method = "auto", model, relations, joint_set;
+    bool temporal = false;
     double alpha = SparseLiftOptions{}.alpha;
     double bone_length = kH36mMeanBoneLength;
   };
@@ -106,6 +108,8 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
   sub->add_option("--relations", opt->relations,
                   "Ordinal depth relations imposed on every person, one per line: Z(left knee) > Z(right knee)")
       ->check(CLI::ExistingFile);
+  sub->add_flag("--temporal", opt->temporal,
+                "Sparse method on a video: each person's consecutive frames solved jointly, with temporal smoothness");
   sub->add_option("--joint-set", opt->joint_set, "Joint set of a .npy input (default: from its joint count)");
   sub->add_option("--alpha", opt->alpha, "Sparse method: sparsity weight")->check(CLI::NonNegativeNumber);
   sub->add_option("--bone-length", opt->bone_length, "Sparse method: mean bone length of the output, metres")
@@ -139,11 +143,14 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                     throw Error("'" + opt->input + "': frame " + std::to_string(frame.frame) + " person " +
                                 std::to_string(person.id) +
                                 " has no relative depths (as BlazePose gives) for mlp+ordinal; use --method mlp");
+            if (opt->temporal && kind != LifterKind::Sparse)
+              throw Error("--temporal is the sparse model's video solver: use it with --method sparse");
             std::unique_ptr<Lifter> lifter;
             if (kind == LifterKind::Sparse) {
               SparseLifterOptions options;
               options.solver.alpha = opt->alpha;
               options.mean_bone_length = opt->bone_length;
+              options.temporal = opt->temporal;
               lifter = std::make_unique<SparseLifter>(
                   read_pose_dictionary(opt->model.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->model)),
                   options);
@@ -151,15 +158,62 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
               lifter = make_lifter(kind, opt->model);
             }
 
+            // Lift everyone: frame by frame, or (--temporal) each person's runs of consecutive frames together.
+            std::vector<std::vector<std::optional<LiftOutput>>> outputs(result.frames.size());
+            std::vector<std::vector<std::string>> failures(result.frames.size());
+            for (std::size_t f = 0; f < result.frames.size(); ++f) {
+              outputs[f].resize(result.frames[f].people.size());
+              failures[f].resize(result.frames[f].people.size());
+            }
+            if (opt->temporal) {
+              std::map<int, std::vector<std::pair<std::size_t, std::size_t>>> tracks;  // id -> (frame, person)
+              for (std::size_t f = 0; f < result.frames.size(); ++f)
+                for (std::size_t i = 0; i < result.frames[f].people.size(); ++i)
+                  if (result.frames[f].people[i].keypoints2d) tracks[result.frames[f].people[i].id].emplace_back(f, i);
+              for (const auto& [id, seen] : tracks) {
+                for (std::size_t begin = 0, end; begin < seen.size(); begin = end) {
+                  // A run ends where the person was not seen in the next frame.
+                  for (end = begin + 1; end < seen.size() && result.frames[seen[end].first].frame ==
+                                                                 result.frames[seen[end - 1].first].frame + 1;
+                       ++end) {
+                  }
+                  std::vector<Keypoints2D> run;
+                  for (std::size_t k = begin; k < end; ++k)
+                    run.push_back(*result.frames[seen[k].first].people[seen[k].second].keypoints2d);
+                  const FrameResult& first = result.frames[seen[begin].first];
+                  const auto lifted_run = lifter->lift_sequence(run, first.camera ? &*first.camera : nullptr);
+                  for (std::size_t k = begin; k < end; ++k) {
+                    outputs[seen[k].first][seen[k].second] = lifted_run[k - begin];
+                    if (!lifted_run[k - begin]) failures[seen[k].first][seen[k].second] = "cannot lift this frame";
+                  }
+                }
+              }
+            } else {
+              for (std::size_t f = 0; f < result.frames.size(); ++f) {
+                const FrameResult& frame = result.frames[f];
+                for (std::size_t i = 0; i < frame.people.size(); ++i) {
+                  if (!frame.people[i].keypoints2d) continue;
+                  try {
+                    outputs[f][i] = lifter->lift(*frame.people[i].keypoints2d, frame.camera ? &*frame.camera : nullptr);
+                  } catch (const Error& e) {
+                    failures[f][i] = e.what();
+                  }
+                }
+              }
+            }
+
             int lifted = 0, skipped = 0;
             std::vector<float> joints;  // for a .npy output
-            for (auto& frame : result.frames) {
+            for (std::size_t f = 0; f < result.frames.size(); ++f) {
+              FrameResult& frame = result.frames[f];
               const PinholeCamera<double>* camera = frame.camera ? &*frame.camera : nullptr;
-              for (auto& person : frame.people) {
+              for (std::size_t i = 0; i < frame.people.size(); ++i) {
+                Person& person = frame.people[i];
                 if (!person.keypoints2d) continue;
                 try {
-                  LiftOutput out = lifter->lift(*person.keypoints2d, camera);
-                  person.extras["lift"] = {{"lifter", std::string(to_string(kind))},
+                  if (!outputs[f][i]) throw Error(failures[f][i]);
+                  LiftOutput out = *outputs[f][i];
+                  person.extras["lift"] = {{"lifter", std::string(to_string(kind)) + (opt->temporal ? " (temporal)" : "")},
                                            {"root_relative", true},
                                            {"iterations", out.iterations},
                                            {"reprojection_rms", out.reprojection_rms}};
