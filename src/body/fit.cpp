@@ -288,19 +288,35 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
     }
   }
 
-  // Silhouette: distance (pixels) to the mask for pixels outside it, and the mask's outline.
+  // Silhouette: distance (pixels) to the mask for pixels outside it, and the mask's outline. Everything about
+  // the silhouette is computed in a window around the person (the mask's extent plus a margin), not over the
+  // whole frame: a person is often a small part of a video frame, and these are the fit's costliest steps.
   cv::Mat outside_distance;
   std::vector<Eigen::Vector2d> outline;
+  cv::Rect window;                       // image pixels
+  PinholeCamera<double> window_camera;   // the camera with its principal point moved into the window
   if (input.mask) {
     if (input.mask_width <= 0 || input.mask_height <= 0) throw Error("body fit: the mask has no size");
     const cv::Mat mask(input.mask_height, input.mask_width, CV_8U, const_cast<std::uint8_t*>(input.mask));
-    cv::Mat binary = mask > 0;
+    const cv::Mat full_binary = mask > 0;
+    window = cv::boundingRect(full_binary);
+    const cv::Rect image(0, 0, input.mask_width, input.mask_height);
+    if (window.area() == 0) {
+      window = image;
+    } else {
+      const int margin = std::max(32, int(0.3 * std::max(window.width, window.height)));
+      window = cv::Rect(window.x - margin, window.y - margin, window.width + 2 * margin, window.height + 2 * margin) & image;
+    }
+    window_camera = input.camera;
+    window_camera.cx -= window.x;
+    window_camera.cy -= window.y;
+    const cv::Mat binary = full_binary(window);
     cv::Mat outside = binary == 0;
     cv::Mat distance;
     cv::distanceTransform(outside, distance, cv::DIST_L2, cv::DIST_MASK_PRECISE);
     distance.convertTo(outside_distance, CV_64F);
     std::vector<std::vector<cv::Point>> contours;
-    cv::findContours(binary, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE);
+    cv::findContours(binary, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE, cv::Point(window.x, window.y));
     std::size_t total = 0;
     for (const auto& c : contours) total += c.size();
     if (total > 0) {
@@ -319,7 +335,9 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
   std::optional<ceres::Grid2D<double, 1>> grid;
   std::optional<ceres::BiCubicInterpolator<ceres::Grid2D<double, 1>>> interpolator;
   if (!outside_distance.empty()) {
-    grid.emplace(outside_distance.ptr<double>(), 0, outside_distance.rows, 0, outside_distance.cols);
+    // In image coordinates; beyond the window the distance holds its edge value (Grid2D clamps).
+    grid.emplace(outside_distance.ptr<double>(), window.y, window.y + outside_distance.rows, window.x,
+                 window.x + outside_distance.cols);
     interpolator.emplace(*grid);
   }
 
@@ -421,16 +439,16 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
       stage.inside_weight = std::sqrt(20.0 / stage.inside_points.size()) / options.silhouette_sigma_px;
       // Outline: mask outline points -> nearest sample vertex that lies on the current rendered outline.
       poser.pose(current_pose());
-      raster.render(poser.vertices(), model.faces, input.camera, input.mask_width, input.mask_height);
+      raster.render(poser.vertices(), model.faces, window_camera, window.width, window.height);
       std::vector<std::uint8_t> rendered_mask = raster.mask();
-      cv::Mat rendered(input.mask_height, input.mask_width, CV_8U, rendered_mask.data()), inner;
+      cv::Mat rendered(window.height, window.width, CV_8U, rendered_mask.data()), inner;
       cv::distanceTransform(rendered, inner, cv::DIST_L2, cv::DIST_MASK_PRECISE);
       std::vector<std::pair<int, Eigen::Vector2d>> candidates;
       for (int v : im.samples) {
         const Eigen::Vector2d uv = input.camera.project(Eigen::Vector3d(poser.vertices().col(v)));
         const int x = int(std::lround(uv.x())), y = int(std::lround(uv.y()));
-        if (x < 0 || y < 0 || x >= input.mask_width || y >= input.mask_height) continue;
-        if (inner.at<float>(y, x) < 4.0f) candidates.emplace_back(v, uv);
+        if (!window.contains(cv::Point(x, y))) continue;
+        if (inner.at<float>(y - window.y, x - window.x) < 4.0f) candidates.emplace_back(v, uv);
       }
       if (!candidates.empty()) {
         for (const auto& q : outline) {
@@ -463,13 +481,16 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
     report->keypoints_used = n;
     report->keypoint_rms_px = n ? std::sqrt(sq / n) : 0.0;
     if (input.mask) {
-      raster.render(poser.vertices(), model.faces, input.camera, input.mask_width, input.mask_height);
+      // Within the window (the mask is empty outside it; a body reaching beyond it is rare and counts less).
+      raster.render(poser.vertices(), model.faces, window_camera, window.width, window.height);
       std::size_t both = 0, either = 0;
-      for (std::size_t i = 0; i < raster.triangle().size(); ++i) {
-        const bool a = raster.triangle()[i] >= 0, b = input.mask[i] != 0;
-        both += a && b;
-        either += a || b;
-      }
+      for (int y = 0; y < window.height; ++y)
+        for (int x = 0; x < window.width; ++x) {
+          const bool a = raster.triangle()[std::size_t(y) * std::size_t(window.width) + std::size_t(x)] >= 0;
+          const bool b = input.mask[std::size_t(y + window.y) * std::size_t(input.mask_width) + std::size_t(x + window.x)] != 0;
+          both += a && b;
+          either += a || b;
+        }
       report->silhouette_iou = either ? double(both) / double(either) : 0.0;
     }
     report->seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
