@@ -23,7 +23,8 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
     std::string lifter = "sparse", model;
     int relations = 0;
     double depth_noise = 0.25;
-    bool video = false;
+    bool video = false, weak_perspective = false;
+    double perspective_prior = SparseLifterOptions{}.perspective_coefficient_prior;
     SparseVideoOptions temporal;
   };
   auto opt = std::make_shared<Options>();
@@ -61,6 +62,11 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::NonNegativeNumber);
   h36m->add_option("--sweeps", opt->temporal.sweeps, "--video, sparse: block coordinate descent passes")
       ->check(CLI::NonNegativeNumber);
+  h36m->add_flag("--weak-perspective", opt->weak_perspective,
+                 "Sparse: keep the weak-perspective solution (default: refined under the cameras' perspective)");
+  h36m->add_option("--perspective-prior", opt->perspective_prior,
+                   "Sparse: pull of the coefficients towards the weak-perspective ones in the perspective refinement")
+      ->check(CLI::NonNegativeNumber);
   h36m->add_option("-o,--output", opt->output, "Folder for the tables and the chart");
   h36m->add_option("--data", opt->data, "The h36m data folder (default: <shared data>/h36m)");
   return {h36m, [opt, &global] {
@@ -73,6 +79,8 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
               SparseLifterOptions options;
               options.solver = opt->solver;
               options.temporal = opt->video;
+              options.perspective = !opt->weak_perspective;
+              options.perspective_coefficient_prior = opt->perspective_prior;
               options.video = opt->temporal;
               lifter_ptr = std::make_unique<SparseLifter>(read_pose_dictionary(dict_path), options);
             }
@@ -104,6 +112,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             std::string tag = opt->lifter == "mlp+ordinal" ? "mlp-ordinal" : opt->lifter;
             if (opt->relations > 0) tag += fmt::format("_rel{}", opt->relations);
             if (opt->video) tag += "_video";
+            if (opt->weak_perspective) tag += "_weak";
             const std::filesystem::path stem =
                 std::filesystem::path(opt->output) / fmt::format("h36m_{}_{}_{}", subjects, opt->input, tag);
             nlohmann::json json = to_json(report);
@@ -121,6 +130,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
               json["video"] = {{"coefficient_smoothness", opt->temporal.coefficient_smoothness},
                                {"rotation_smoothness", opt->temporal.rotation_smoothness},
                                {"sweeps", opt->temporal.sweeps}};
+            if (!learned) json["perspective"] = opt->weak_perspective ? 0.0 : opt->perspective_prior;
             json["stride"] = opt->stride;
             json["max_frames"] = opt->max_frames;
             json["threads"] = eval.threads;
@@ -128,9 +138,14 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
                 learned ? fmt::format("\nModel `{}`, stride {}, max frames/sequence {}.\n",
                                       json["model"].get<std::string>(), opt->stride, opt->max_frames)
                         : fmt::format("\nDictionary `{}`, alpha {}, ADMM tolerance {} (at most {} iterations), "
-                                      "{} refinement starts, stride {}, max frames/sequence {}.\n",
+                                      "{} refinement starts, {}, stride {}, max frames/sequence {}.\n",
                                       dict_path.filename().string(), opt->solver.alpha, opt->solver.admm_tolerance,
-                                      opt->solver.max_admm_iterations, opt->solver.refine_starts, opt->stride,
+                                      opt->solver.max_admm_iterations, opt->solver.refine_starts,
+                                      opt->weak_perspective
+                                          ? std::string("weak perspective")
+                                          : fmt::format("refined under perspective (coefficient pull {})",
+                                                        opt->perspective_prior),
+                                      opt->stride,
                                       opt->max_frames) +
                       (opt->video && !learned
                            ? fmt::format("Video: each camera's frames solved jointly, coefficient smoothness {}, "

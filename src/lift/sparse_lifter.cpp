@@ -1,8 +1,11 @@
 // The sparse shape-space lifter: joint-set mapping, camera normalisation and metric scale around the solver.
+#include <ceres/ceres.h>
+
 #include <cmath>
 
 #include "monobody/error.hpp"
 #include "monobody/lift.hpp"
+#include "monobody/rotation.hpp"
 
 namespace monobody {
 
@@ -61,6 +64,83 @@ LiftOutput lift_output(const SparsePose& pose, const PinholeCamera<double>* came
   return out;
 }
 
+// Perspective reprojection of the pose X_j = R exp(omega) S(c)_j * depth + T onto normalised camera
+// coordinates, plus a pull of the coefficients towards their weak-perspective values. Parameter blocks:
+// coefficients (over the bases in use), omega (3), T (3).
+struct PerspectiveCost {
+  const Eigen::MatrixXd* bases;    // 3m x J: the bases in use
+  const Eigen::Matrix2Xd* points;  // normalised camera coordinates
+  const Eigen::VectorXd* weights;
+  Eigen::Matrix3d R0;
+  Eigen::VectorXd c0;
+  double depth = 1.0;              // metres per unit of the weak-perspective shape
+  double prior = 1.0;
+
+  template <typename T>
+  bool operator()(T const* const* parameters, T* r) const {
+    const T* c = parameters[0];
+    const T* omega = parameters[1];
+    const T* t = parameters[2];
+    const int m = int(c0.size()), J = int(points->cols());
+    const Mat3<T> R = axis_angle_to_matrix<T>(Vec3<T>(omega[0], omega[1], omega[2])) * R0.cast<T>();
+    for (int j = 0; j < J; ++j) {
+      Vec3<T> S = Vec3<T>::Zero();
+      for (int a = 0; a < m; ++a) S += c[a] * bases->block<3, 1>(3 * a, j).cast<T>();
+      const Vec3<T> X = R * S * T(depth) + Vec3<T>(t[0], t[1], t[2]);
+      const T w = T(std::sqrt((*weights)[j]));
+      *r++ = w * (X.x() / X.z() - T((*points)(0, j)));
+      *r++ = w * (X.y() / X.z() - T((*points)(1, j)));
+    }
+    for (int a = 0; a < m; ++a) *r++ = T(prior) * (c[a] - T(c0[a]));
+    return true;
+  }
+};
+
+// Refines a weak-perspective solution on normalised camera coordinates under full perspective. The pose's
+// joints are returned in the weak-perspective units (the metric scale is set afterwards from the bones).
+void refine_under_perspective(const PoseDictionary& dictionary, const Eigen::Matrix2Xd& points,
+                              const Eigen::VectorXd& weights, double prior, SparsePose& pose) {
+  std::vector<int> used;
+  for (int k = 0; k < pose.coefficients.size(); ++k)
+    if (pose.coefficients[k] != 0) used.push_back(k);
+  const double bones = mean_bone_length(pose.joints, JointSet::H36m17);
+  if (used.empty() || !(bones > 1e-12)) return;
+  const int m = int(used.size()), J = int(points.cols());
+  Eigen::MatrixXd bases(3 * m, J);
+  for (int a = 0; a < m; ++a) bases.middleRows<3>(3 * a) = dictionary.basis(used[std::size_t(a)]);
+  // Weak perspective says x = R S + t in normalised coordinates: the body at depth Z0 with R S * Z0 metric.
+  // Z0 = kH36mMeanBoneLength / bones puts it at a plausible distance for its size.
+  const double depth = kH36mMeanBoneLength / bones;
+  auto* functor = new PerspectiveCost{&bases, &points, &weights, pose.rotation, Eigen::VectorXd(m), depth, prior};
+  for (int a = 0; a < m; ++a) functor->c0[a] = pose.coefficients[used[std::size_t(a)]];
+  std::vector<double> c(functor->c0.data(), functor->c0.data() + m);
+  double omega[3] = {0, 0, 0};
+  double t[3] = {pose.translation.x() * depth, pose.translation.y() * depth, depth};
+  auto* cost = new ceres::DynamicAutoDiffCostFunction<PerspectiveCost, 8>(functor);
+  cost->AddParameterBlock(m);
+  cost->AddParameterBlock(3);
+  cost->AddParameterBlock(3);
+  cost->SetNumResiduals(2 * J + m);
+  ceres::Problem problem;
+  problem.AddResidualBlock(cost, nullptr, {c.data(), omega, t});
+  ceres::Solver::Options options;
+  options.linear_solver_type = ceres::DENSE_QR;
+  options.max_num_iterations = 20;
+  options.num_threads = 1;
+  options.logging_type = ceres::SILENT;
+  ceres::Solver::Summary summary;
+  ceres::Solve(options, &problem, &summary);
+  const Eigen::Matrix3d R = axis_angle_to_matrix<double>(Eigen::Vector3d(omega[0], omega[1], omega[2])) * pose.rotation;
+  Eigen::Matrix3Xd shape = Eigen::Matrix3Xd::Zero(3, J);
+  for (int a = 0; a < m; ++a) shape += c[std::size_t(a)] * bases.middleRows<3>(3 * a);
+  if (!shape.allFinite() || !R.allFinite() || !(t[2] > 0)) return;  // keep the weak-perspective answer
+  for (int a = 0; a < m; ++a) pose.coefficients[used[std::size_t(a)]] = c[std::size_t(a)];
+  pose.rotation = nearest_rotation(R);
+  pose.shape = shape;
+  pose.joints = pose.rotation * shape;
+  pose.refine_iterations += int(summary.iterations.size());
+}
+
 }  // namespace
 
 LiftOutput SparseLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera,
@@ -69,6 +149,8 @@ LiftOutput SparseLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<
   Eigen::VectorXd weights;
   solver_input(keypoints, camera, points, weights);
   pose = solver_.solve(points, weights);
+  if (camera && options_.perspective)
+    refine_under_perspective(*dictionary_, points, weights, options_.perspective_coefficient_prior, pose);
   return lift_output(pose, camera, options_.mean_bone_length);
 }
 
@@ -85,10 +167,12 @@ std::vector<std::optional<LiftOutput>> SparseLifter::lift_sequence(const std::ve
       weights[t] = Eigen::VectorXd::Zero(17);
     }
   }
-  const auto poses = solver_.solve_sequence(points, weights, options_.video);
+  auto poses = solver_.solve_sequence(points, weights, options_.video);
   std::vector<std::optional<LiftOutput>> out(frames.size());
   for (std::size_t t = 0; t < frames.size(); ++t) {
     if (!poses[t]) continue;
+    if (camera && options_.perspective)
+      refine_under_perspective(*dictionary_, points[t], weights[t], options_.perspective_coefficient_prior, *poses[t]);
     try {
       out[t] = lift_output(*poses[t], camera, options_.mean_bone_length);
     } catch (const Error&) {

@@ -233,6 +233,40 @@ TEST(SparsePoseSolver, VideoBeatsSingleFramesOnASmoothMotion) {
   EXPECT_LT(video, 0.8 * single) << "single " << single << " mm, video " << video << " mm";
 }
 
+// People close to a real camera (2.5 m, off to the side): weak perspective misreads the depth variation as
+// shape and rotation; the perspective refinement with the known intrinsics recovers the pose much better.
+TEST(SparseLifter, PerspectiveRefinementHelpsCloseToTheCamera) {
+  std::mt19937 rng(13);
+  const PoseDictionary d = random_dictionary(32, rng);
+  PinholeCamera<double> camera;
+  camera.fx = camera.fy = 1000;
+  camera.cx = camera.cy = 500;
+  SparseLifterOptions weak_options, perspective_options;
+  weak_options.solver.alpha = perspective_options.solver.alpha = 0.05;
+  weak_options.perspective = false;
+  const SparseLifter weak(d, weak_options), perspective(d, perspective_options);
+  std::uniform_int_distribution<int> pick(0, d.size() - 1);
+  double weak_error = 0, perspective_error = 0;
+  constexpr int kTrials = 20;
+  for (int trial = 0; trial < kTrials; ++trial) {
+    Eigen::Matrix3Xd shape = Eigen::Matrix3Xd::Zero(3, 17);
+    for (int i = 0; i < 3; ++i) shape += (0.5 + 0.1 * i) * d.basis(pick(rng));
+    Eigen::Matrix3Xd truth = random_rotation(rng) * shape;
+    truth *= 0.259 / mean_bone_length(truth, JointSet::H36m17);
+    truth.colwise() -= truth.col(0).eval();
+    Keypoints2D kp = Keypoints2D::zeros(JointSet::H36m17);
+    for (int j = 0; j < 17; ++j) kp.xy.col(j) = camera.project(Eigen::Vector3d(truth.col(j) + Eigen::Vector3d(0.8, 0.2, 2.5)));
+    kp.confidence.setOnes();
+    auto error = [&](const SparseLifter& lifter) {
+      return (lifter.lift(kp, &camera).joints.xyz - truth).colwise().norm().mean() * 1000.0;
+    };
+    weak_error += error(weak) / kTrials;
+    perspective_error += error(perspective) / kTrials;
+  }
+  // Measured: weak perspective 57.6 mm, with the refinement 4.4 mm.
+  EXPECT_LT(perspective_error, 0.5 * weak_error) << "weak " << weak_error << " mm, perspective " << perspective_error << " mm";
+}
+
 TEST(SparseLifter, RecoversPosesOfTheReferenceDictionary) {
   MONOBODY_SHARED_FILE_OR_SKIP(path, "reference/monocap_posedicts/poseDict-all-K128.json");
   std::mt19937 rng(21);
