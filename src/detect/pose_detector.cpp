@@ -193,6 +193,8 @@ std::vector<PoseDetection> PoseDetector::detect_people(const ImageView& image) {
     found.insert(found.end(), more.begin(), more.end());
   };
   look_in(letterbox_region(image.width, image.height));
+  std::vector<PoseDetection> people = weighted_nms(std::move(found), m.options.nms_iou);
+  found.clear();
   if (const int n = m.options.detection_tiles; n > 0) {
     // Square tiles 1.3 / n of the longer side, spread evenly so that together they cover the image.
     const double side = std::min(1.3 * std::max(image.width, image.height) / n, double(std::max(image.width, image.height)));
@@ -204,8 +206,22 @@ std::vector<PoseDetection> PoseDetector::detect_people(const ImageView& image) {
         };
         look_in({Eigen::Vector2d(centre(tx, image.width), centre(ty, image.height)), side, side, 0.0});
       }
+    // The tiles are for people the whole view missed. A tile that shows part of someone already found gives a
+    // detection of the same face with other alignment points (the body is cut off); merged with the whole
+    // view's, it spoiled the region (basketball1.png: the man on the right was lost), so it is dropped.
+    // So is a tile's detection whose face lies inside the region of someone already found: a face the detector
+    // imagined in the pattern of that person's clothes (basketball1.png again), or a person mostly hidden.
+    const std::size_t whole_view = people.size();
+    for (PoseDetection& d : weighted_nms(std::move(found), m.options.nms_iou)) {
+      const bool known = std::any_of(people.begin(), people.begin() + std::ptrdiff_t(whole_view), [&](const PoseDetection& p) {
+        const RotatedRect region = roi_from_detection(p);
+        const Eigen::Vector2d face = d.box.head<2>() + d.box.tail<2>() / 2;
+        return blazepose::box_iou(p.box, d.box) > 0.1 || (face - region.center).cwiseAbs().maxCoeff() < 0.5 * region.width;
+      });
+      if (!known) people.push_back(std::move(d));
+    }
   }
-  return weighted_nms(std::move(found), m.options.nms_iou);
+  return people;
 }
 
 Pose PoseDetector::landmarks_in(const ImageView& image, const RotatedRect& roi) {
