@@ -94,6 +94,9 @@ struct LandmarkHeatmaps {
   bool empty() const { return values.empty(); }
   // Channel `landmark` resampled onto an image of the given size (zero outside the crop).
   SegmentationMask in_image(int landmark, int width, int height) const;
+  // Every landmark's cells with at least `min_fraction` of that channel's peak, as image points weighted by
+  // their probabilities (for EM lifting: SparseLifter::lift_with_heatmaps).
+  std::vector<KeypointHeatmap> samples(double min_fraction = 0.1) const;
 };
 
 inline constexpr int kBlazePoseLandmarks = 33;

@@ -11,6 +11,13 @@
 
 namespace monobody {
 
+// One joint's 2D likelihood as weighted samples (e.g. the cells of a 2D network's heatmap above a floor, with
+// their probabilities), in pixels unless said otherwise. No samples: the joint is not seen.
+struct KeypointHeatmap {
+  Eigen::Matrix2Xd points;
+  Eigen::VectorXd weights;  // >= 0, any scale
+};
+
 struct Keypoints2D {
   JointSet joint_set = JointSet::H36m17;
   Eigen::Matrix2Xd xy;          // 2 x J pixels

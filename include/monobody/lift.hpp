@@ -98,6 +98,17 @@ struct SparseVideoOptions {
   int sweeps = 10;                      // passes of block coordinate descent over the frames
 };
 
+// EM with heatmaps (the seed's treatment of the 2D network's uncertainty): the pose is the sparse model's
+// solution for keypoints that are each joint's expectation under its heatmap times a Gaussian around the
+// pose's own projection (E-step), re-solved (M-step), with the Gaussian narrowing from `initial_sigma` to
+// `final_sigma` (fractions of the 2D RMS radius). A joint whose heatmap has two modes (a left/right mix-up, an
+// occluder) thus takes the one the shape model explains.
+struct SparseEmOptions {
+  int iterations = 5;
+  double initial_sigma = 0.3;
+  double final_sigma = 0.08;
+};
+
 // Solves the problem above for one pose. The solver keeps only precomputed data of the dictionary, so one
 // instance may serve several threads. The dictionary must outlive the solver.
 class SparsePoseSolver {
@@ -110,6 +121,8 @@ class SparsePoseSolver {
   SparsePose solve(const Eigen::Matrix2Xd& points, const Eigen::VectorXd& weights) const;
   // The consecutive frames of one person together (SparseVideoOptions). A frame that cannot be solved on its own
   // (too few joints, degenerate) is empty in the result and splits the sequence there.
+  // EM with heatmaps (SparseEmOptions), one heatmap per joint of the dictionary. Throws as solve() does.
+  SparsePose solve_with_heatmaps(const std::vector<KeypointHeatmap>& heatmaps, const SparseEmOptions& em = {}) const;
   std::vector<std::optional<SparsePose>> solve_sequence(const std::vector<Eigen::Matrix2Xd>& points,
                                                         const std::vector<Eigen::VectorXd>& weights,
                                                         const SparseVideoOptions& video = {}) const;
@@ -192,6 +205,12 @@ class SparseLifter final : public Lifter {
   LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera, SparsePose& pose) const;
   std::vector<std::optional<LiftOutput>> lift_sequence(const std::vector<Keypoints2D>& frames,
                                                        const PinholeCamera<double>* camera) const override;
+
+  // EM with the 2D network's heatmaps (SparseEmOptions): `heatmaps` per joint of the keypoints' joint set, in
+  // pixels (LandmarkHeatmaps::samples); an H36M joint the set has no single counterpart of (the pelvis, spine,
+  // thorax, head) is held at its mapped keypoint.
+  LiftOutput lift_with_heatmaps(const Keypoints2D& keypoints, const std::vector<KeypointHeatmap>& heatmaps,
+                                const PinholeCamera<double>* camera, const SparseEmOptions& em = {}) const;
 
   const PoseDictionary& dictionary() const { return *dictionary_; }
 

@@ -77,6 +77,31 @@ SegmentationMask LandmarkHeatmaps::in_image(int landmark, int width, int height)
   return out;
 }
 
+std::vector<KeypointHeatmap> LandmarkHeatmaps::samples(double min_fraction) const {
+  if (empty()) throw Error("no heatmaps were kept (enable PoseDetectorOptions::heatmaps)");
+  std::vector<KeypointHeatmap> out(static_cast<std::size_t>(count));
+  for (int l = 0; l < count; ++l) {
+    float peak = 0;
+    for (int cell = 0; cell < size * size; ++cell)
+      peak = std::max(peak, values[std::size_t(cell) * std::size_t(count) + std::size_t(l)]);
+    if (!(peak > 0)) continue;
+    std::vector<Eigen::Vector2d> points;
+    std::vector<double> weights;
+    for (int row = 0; row < size; ++row)
+      for (int col = 0; col < size; ++col) {
+        const float v = values[(std::size_t(row) * std::size_t(size) + std::size_t(col)) * std::size_t(count) + std::size_t(l)];
+        if (v < min_fraction * peak) continue;
+        points.push_back(to_image * Eigen::Vector3d(col, row, 1.0));
+        weights.push_back(v);
+      }
+    KeypointHeatmap& h = out[std::size_t(l)];
+    h.points.resize(2, Eigen::Index(points.size()));
+    h.weights.resize(Eigen::Index(weights.size()));
+    for (std::size_t i = 0; i < points.size(); ++i) h.points.col(Eigen::Index(i)) = points[i], h.weights[Eigen::Index(i)] = weights[i];
+  }
+  return out;
+}
+
 RotatedRect roi_from_detection(const PoseDetection& detection) {
   return blazepose::roi_from_alignment(detection.keypoints.col(0), detection.keypoints.col(1));
 }

@@ -154,6 +154,44 @@ LiftOutput SparseLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<
   return lift_output(pose, camera, options_.mean_bone_length);
 }
 
+LiftOutput SparseLifter::lift_with_heatmaps(const Keypoints2D& keypoints, const std::vector<KeypointHeatmap>& heatmaps,
+                                            const PinholeCamera<double>* camera, const SparseEmOptions& em) const {
+  if (int(heatmaps.size()) != keypoints.size())
+    throw Error("lift: " + std::to_string(heatmaps.size()) + " heatmaps for " + std::to_string(keypoints.size()) +
+                " keypoints");
+  Eigen::Matrix2Xd points;
+  Eigen::VectorXd weights;
+  solver_input(keypoints, camera, points, weights);
+  // Each H36M joint that is exactly one joint of the keypoints' set takes that joint's heatmap; the others (means
+  // of several, e.g. the pelvis) stay at their mapped keypoint: a single sample.
+  const Skeleton& from = skeleton(keypoints.joint_set);
+  const Skeleton& to = skeleton(JointSet::H36m17);
+  std::vector<KeypointHeatmap> h36m(std::size_t(to.size()));
+  for (int j = 0; j < to.size(); ++j) {
+    KeypointHeatmap& h = h36m[std::size_t(j)];
+    if (weights[j] == 0) continue;  // not seen
+    int source = -1;
+    for (int i = 0; i < from.size(); ++i)
+      if (from.joints[std::size_t(i)] == to.joints[std::size_t(j)]) source = i;
+    if (source >= 0 && heatmaps[std::size_t(source)].points.cols() > 0) {
+      h = heatmaps[std::size_t(source)];
+      if (camera)
+        for (Eigen::Index i = 0; i < h.points.cols(); ++i) h.points.col(i) = camera->normalized(Eigen::Vector2d(h.points.col(i)));
+    } else {
+      h.points = points.col(j);
+      h.weights = Eigen::VectorXd::Ones(1);
+    }
+  }
+  SparsePose pose = solver_.solve_with_heatmaps(h36m, em);
+  if (camera && options_.perspective) {
+    // The perspective refinement fits the EM's final expected positions, i.e. where the pose's joints are now.
+    Eigen::Matrix2Xd expected = pose.joints.topRows<2>();
+    expected.colwise() += pose.translation;
+    refine_under_perspective(*dictionary_, expected, weights, options_.perspective_coefficient_prior, pose);
+  }
+  return lift_output(pose, camera, options_.mean_bone_length);
+}
+
 std::vector<std::optional<LiftOutput>> SparseLifter::lift_sequence(const std::vector<Keypoints2D>& frames,
                                                                    const PinholeCamera<double>* camera) const {
   if (!options_.temporal) return Lifter::lift_sequence(frames, camera);

@@ -141,3 +141,44 @@ TEST(Pipeline, VideoSettlesOneShapePerPerson) {
 
 }  // namespace
 }  // namespace monobody
+
+namespace monobody {
+namespace {
+
+// The sparse model with BlazePose's heatmaps on the demo photo: the heatmaps' samples sit where the landmarks
+// are (a wrong cell-to-pixel map would put them elsewhere), and EM over them gives about the pose the keypoints
+// give (the heatmaps peak at the keypoints; EM only moves joints whose heatmaps are spread or split).
+TEST(SparseLifterEm, UsesBlazePoseHeatmapsOnTheDemoPhoto) {
+  MONOBODY_DEMO_FILE_OR_SKIP(photo, "messi5.jpg");
+  MONOBODY_MODEL_FILE_OR_SKIP(landmarks, "pose_landmark_full.tflite");
+  PoseDetector detector({.heatmaps = true});
+  const Image image = read_image(photo);
+  const auto poses = detector.detect(image.view());
+  ASSERT_EQ(poses.size(), 1u);
+  const Pose& pose = poses[0];
+  const std::vector<KeypointHeatmap> heatmaps = pose.heatmaps.samples();
+  ASSERT_EQ(heatmaps.size(), 33u);
+  for (int l = 11; l <= 28; ++l) {  // the limbs' landmarks, which the lifter uses (the feet's heatmaps are wide)
+    if (l >= 17 && l <= 22) continue;  // hands
+    if (pose.visibility[l] < 0.9) continue;
+    const KeypointHeatmap& h = heatmaps[std::size_t(l)];
+    ASSERT_GT(h.points.cols(), 0) << l;
+    Eigen::Index peak = 0;
+    h.weights.maxCoeff(&peak);
+    // Within a cell and a half (a cell is the region's size / 64, 6.9 px here) of the landmark.
+    EXPECT_LT((h.points.col(peak) - pose.landmarks.col(l).head<2>()).norm(), 1.5 * pose.roi.width / 64) << "landmark " << l;
+  }
+  const SparseLifter lifter(read_pose_dictionary(default_pose_dictionary_path()));
+  PinholeCamera<double> camera;
+  camera.fx = camera.fy = std::hypot(image.width(), image.height());
+  camera.cx = image.width() / 2.0;
+  camera.cy = image.height() / 2.0;
+  const Keypoints2D kp = pose.keypoints();
+  const Joints3D plain = lifter.lift(kp, &camera).joints;
+  const Joints3D em = lifter.lift_with_heatmaps(kp, heatmaps, &camera).joints;
+  ASSERT_TRUE(em.xyz.allFinite());
+  EXPECT_LT((em.xyz - plain.xyz).colwise().norm().mean(), 0.08);  // metres
+}
+
+}  // namespace
+}  // namespace monobody
