@@ -60,6 +60,7 @@ struct Pipeline::Impl {
     d.max_people = o.max_people;
     d.threads = o.threads;
     d.segmentation = o.fit_body && o.silhouette;
+    d.heatmaps = o.lifter == LifterKind::Sparse;  // the sparse model lifts by EM over them
     d.detection_tiles = o.detection_tiles;
     return d;
   }
@@ -79,10 +80,13 @@ struct Pipeline::Impl {
   }
 
   // 3D joints in the camera frame (metres) for a person's keypoints; false (with a warning) if unusable.
-  bool lift(Person& person, const PinholeCamera<double>& camera) const {
+  bool lift(Person& person, const Pose& pose, const PinholeCamera<double>& camera) const {
     const Keypoints2D& kp = *person.keypoints2d;
     try {
-      const LiftOutput out = lifter->lift(kp, &camera);
+      const auto* sparse = dynamic_cast<const SparseLifter*>(lifter.get());
+      const LiftOutput out = sparse && !pose.heatmaps.empty()
+                                 ? sparse->lift_with_heatmaps(kp, pose.heatmaps.samples(), &camera)
+                                 : lifter->lift(kp, &camera);
       const Keypoints2D h36m = map_joints(kp, JointSet::H36m17);
       Eigen::Matrix3Xd root_relative = out.joints.xyz;
       if (!options.relations.empty()) root_relative = refine_with_relations(root_relative, h36m, camera, options.relations);
@@ -163,7 +167,7 @@ struct Pipeline::Impl {
         track = &tracks[pose.id];
         if (options.smooth) smoother.smooth(pose.id, *person.keypoints2d, time);
       }
-      lift(person, camera);
+      lift(person, pose, camera);
       result.people.push_back(std::move(person));
       person_tracks.push_back(track);
     }

@@ -178,6 +178,18 @@ TEST(SparseLifterEm, UsesBlazePoseHeatmapsOnTheDemoPhoto) {
   const Joints3D em = lifter.lift_with_heatmaps(kp, heatmaps, &camera).joints;
   ASSERT_TRUE(em.xyz.allFinite());
   EXPECT_LT((em.xyz - plain.xyz).colwise().norm().mean(), 0.08);  // metres
+
+  // monobody run --lifter sparse lifts this way, and places the person in front of the camera.
+  PipelineOptions o;
+  o.lifter = LifterKind::Sparse;
+  o.fit_body = false;
+  Pipeline pipeline(o);
+  const FrameResult frame = pipeline.process_photo(image.view(), "messi5.jpg", camera);
+  ASSERT_EQ(frame.people.size(), 1u);
+  ASSERT_TRUE(frame.people[0].joints3d);
+  const Eigen::Matrix3Xd root_relative = frame.people[0].joints3d->xyz.colwise() - frame.people[0].joints3d->xyz.col(0);
+  EXPECT_GT(frame.people[0].joints3d->xyz(2, 0), 1.0);
+  EXPECT_LT((root_relative - em.xyz).colwise().norm().mean(), 0.05);  // the same lift (smoothing aside: a photo)
 }
 
 }  // namespace
