@@ -172,6 +172,9 @@ struct BodyFitInput {
   const std::uint8_t* mask = nullptr;          // person silhouette, row-major, non-zero = person
   int mask_width = 0, mask_height = 0;
   const BodyPose* initial = nullptr;           // warm start (e.g. the previous video frame)
+  // The previous video frame's fit: a temporal term pulls the pose, orientation and placement towards it
+  // (BodyFitOptions::temporal_*), so that the body does not tremble with the keypoints' jitter.
+  const BodyPose* previous = nullptr;
   // The person's known shape (e.g. settled over the first frames of a video: one shape per person): held fixed.
   const Eigen::VectorXd* shape = nullptr;
 };
@@ -187,6 +190,10 @@ struct BodyFitOptions {
   int contour_samples = 60;           // mask outline points pulled onto the mesh outline
   int silhouette_rounds = 2;          // re-associations of the outline
   int iterations = 25;                // per stage
+  // Temporal term (with BodyFitInput::previous): how far a joint angle (radians) and the placement (metres)
+  // may move from one frame to the next at the cost of one keypoint sigma.
+  double temporal_sigma_rad = 0.15;
+  double temporal_sigma_m = 0.05;
 };
 
 struct BodyFitReport {

@@ -5,6 +5,7 @@
 // them all. One cost functor evaluates forward kinematics once for all residuals.
 #include <ceres/ceres.h>
 #include <ceres/cubic_interpolation.h>
+#include <ceres/normal_prior.h>
 
 #include <chrono>
 #include <cmath>
@@ -346,6 +347,10 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
   if (result.shape.size() != K || result.pose.size() != 3 * J) throw Error("body fit: the initial pose does not fit the model");
   if (input.shape && input.shape->size() != K) throw Error("body fit: the known shape does not fit the model");
   if (input.shape) result.shape = *input.shape;
+  if (input.previous && (input.previous->pose.size() != 3 * J || input.previous->shape.size() != K))
+    throw Error("body fit: the previous frame's pose does not fit the model");
+  if (!(options.temporal_sigma_rad > 0) || !(options.temporal_sigma_m > 0))
+    throw Error("body fit: the temporal sigmas must be positive");
   const bool free_shape = input.shape == nullptr;
   std::vector<double> active(im.active.size());
   for (std::size_t a = 0; a < active.size(); ++a)
@@ -375,6 +380,19 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
         problem.SetParameterLowerBound(active.data(), int(a), model.pose_prior.lower[im.active[a]]);
         problem.SetParameterUpperBound(active.data(), int(a), model.pose_prior.upper[im.active[a]]);
       }
+    if (input.previous) {
+      // Temporal term: the previous frame's pose, orientation and placement as a Gaussian prior.
+      const BodyPose& prev = *input.previous;
+      const auto prior = [&](double* block, const Eigen::VectorXd& mean, double sigma) {
+        const ceres::Matrix A = ceres::Matrix::Identity(mean.size(), mean.size()) / sigma;
+        problem.AddResidualBlock(new ceres::NormalPrior(A, mean), nullptr, block);
+      };
+      Eigen::VectorXd prev_active(Eigen::Index(active.size()));
+      for (std::size_t a = 0; a < active.size(); ++a) prev_active[Eigen::Index(a)] = prev.pose[im.active[a]];
+      prior(active.data(), prev_active, options.temporal_sigma_rad);
+      prior(orient.data(), prev.global_orient, options.temporal_sigma_rad);
+      prior(translation.data(), prev.translation, options.temporal_sigma_m);
+    }
     if (!free_pose) problem.SetParameterBlockConstant(active.data());
     if (!free_shape) problem.SetParameterBlockConstant(shape.data());
     ceres::Solver::Summary summary;

@@ -119,7 +119,7 @@ struct Pipeline::Impl {
       input.mask_height = height;
     }
     if (track) {
-      if (track->body && track->last_frame >= frame - 2) input.initial = &*track->body;
+      if (track->body && track->last_frame >= frame - 2) input.initial = input.previous = &*track->body;
       if (track->shape) input.shape = &*track->shape;
     }
     try {
