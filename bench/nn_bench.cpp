@@ -14,14 +14,14 @@ namespace {
 
 const char* const kModels[] = {"pose_detection", "pose_landmark_lite", "pose_landmark_full", "pose_landmark_heavy"};
 
-void BM_Inference(benchmark::State& state, const std::string& name) {
+void BM_Inference(benchmark::State& state, const std::string& name, bool own_kernels) {
   const auto path = std::filesystem::path(MONOBODY_SOURCE_DIR) / "models" / (name + ".tflite");
   if (!std::filesystem::exists(path)) {
     state.SkipWithError("model file absent (run scripts/setup.sh)");
     return;
   }
   const int threads = static_cast<int>(state.range(0));
-  auto model = monobody::nn::Model::load(path, {monobody::nn::Backend::Xnnpack, threads});
+  auto model = monobody::nn::Model::load(path, {monobody::nn::Backend::Xnnpack, threads, own_kernels});
   // A smooth image-like input in the models' ranges ([-1,1] detector, [0,1] landmarks) keeps the
   // activations realistic; speed does not depend on the values (no data-dependent branches in XNNPACK).
   const auto input = model->input(0);
@@ -34,8 +34,9 @@ void BM_Inference(benchmark::State& state, const std::string& name) {
 }
 
 const bool registered = [] {
-  for (const char* name : kModels) {
-    benchmark::RegisterBenchmark(name, BM_Inference, std::string(name))
+  // "/xnnpack_only": every operator on XNNPACK, without our kernels for the narrow convolutions.
+  for (const char* name : kModels) for (const bool own : {true, false}) {
+    benchmark::RegisterBenchmark(own ? name : (std::string(name) + "/xnnpack_only").c_str(), BM_Inference, std::string(name), own)
         ->ArgName("threads")
         ->Arg(1)
         ->Arg(2)

@@ -24,6 +24,10 @@ struct ModelOptions {
   // >= 1. XNNPACK's pool synchronises its threads after every operator, so extra threads only pay off on
   // otherwise idle cores: on an oversubscribed machine 2 threads can be several times slower than 1.
   int threads = 1;
+  // XNNPACK backend: run 3x3 convolutions over 8-24 channels (the landmark networks' full-resolution
+  // segmentation head) on monobody's own AVX2 kernels, where XNNPACK is several times slower. Off: all
+  // XNNPACK (for comparison). Ignored on CPUs without AVX2 and FMA.
+  bool own_kernels = true;
 };
 
 // One model serves one thread at a time: invoke() uses the model's own buffers (and its thread pool).

@@ -35,7 +35,7 @@ class GraphModel : public Model {
 };
 
 std::unique_ptr<Model> make_reference_model(Graph graph);
-std::unique_ptr<Model> make_xnnpack_model(Graph graph, int threads);
+std::unique_ptr<Model> make_xnnpack_model(Graph graph, int threads, bool own_kernels = true);
 // Backend and thread count checked, then one of the above.
 std::unique_ptr<Model> make_model(Graph graph, const ModelOptions& options);
 

@@ -14,7 +14,7 @@ std::unique_ptr<Model> make_model(Graph graph, const ModelOptions& options) {
   }
   switch (options.backend) {
     case Backend::Reference: return make_reference_model(std::move(graph));
-    case Backend::Xnnpack: return make_xnnpack_model(std::move(graph), options.threads);
+    case Backend::Xnnpack: return make_xnnpack_model(std::move(graph), options.threads, options.own_kernels);
   }
   throw Error("unknown backend");
 }

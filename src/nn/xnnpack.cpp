@@ -1,5 +1,8 @@
-// The fast backend: the whole graph becomes one XNNPACK subgraph, compiled into a runtime (weights
-// packed once, intermediate buffers planned by XNNPACK) that runs on a pthreadpool.
+// The fast backend: the graph becomes XNNPACK subgraphs, each compiled into a runtime (weights packed
+// once, intermediate buffers planned by XNNPACK) that runs on a pthreadpool. Where XNNPACK is slow (3x3
+// convolutions over few channels, narrow_kernels.hpp) our own kernels run instead, and the graph is split
+// into one XNNPACK runtime per run of operators between them; tensors passed between the parts live in
+// buffers of ours.
 //
 // Debian's XNNPACK snapshot (2022-02) has no concatenate node. A concatenation is built from nodes it
 // does have: each input is zero-padded along the axis to the output's shape at its offset, and the
@@ -15,6 +18,7 @@
 #include <monobody/error.hpp>
 
 #include "backends.hpp"
+#include "narrow_kernels.hpp"
 
 namespace monobody::nn {
 namespace {
@@ -83,18 +87,28 @@ std::vector<bool> fold_pads_into_convolutions(Graph& graph) {
 
 class XnnpackModel final : public GraphModel {
  public:
-  XnnpackModel(Graph graph, int threads);
+  XnnpackModel(Graph graph, int threads, bool own_kernels);
 
   std::span<float> input(int i) override { return buffer(input_id(i)); }
   std::span<const float> output(int i) const override { return buffer(output_id(i)); }
-  void invoke() override { check(xnn_invoke_runtime(runtime_.get()), "inference"); }
+  void invoke() override;
 
  private:
-  std::vector<std::vector<float>> external_;     // by tensor index: buffers of graph inputs and outputs
+  // One XNNPACK runtime over a run of operators, or one operator on our own kernel.
+  struct Step {
+    std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime;
+    detail::NarrowKernel kernel = detail::NarrowKernel::None;
+    int operation = -1;
+    std::vector<int> operations;  // of an XNNPACK step, in order
+  };
+
+  std::vector<std::vector<float>> external_;     // by tensor index: graph inputs, outputs, tensors between steps
   std::vector<std::vector<float>> zero_biases_;  // for convolutions without a bias
-  std::vector<std::uint32_t> value_ids_;         // by tensor index, once defined in the subgraph
+  std::vector<int> producer_step_;               // by tensor index; -1 for graph inputs and constants
+  std::vector<std::uint32_t> value_ids_;         // by tensor index, once defined in the current subgraph
+  int defining_step_ = -1;
   std::unique_ptr<pthreadpool, PoolDeleter> pool_;
-  std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime_;
+  std::vector<Step> steps_;
 
   std::span<float> buffer(int t) {
     return std::span<float>(external_[static_cast<std::size_t>(t)]).first(graph_.tensors[static_cast<std::size_t>(t)].elements);
@@ -103,6 +117,8 @@ class XnnpackModel final : public GraphModel {
     return std::span<const float>(external_[static_cast<std::size_t>(t)]).first(graph_.tensors[static_cast<std::size_t>(t)].elements);
   }
 
+  void plan_steps(const std::vector<bool>& folded, bool own_kernels);
+  void build_runtime(int step);
   std::uint32_t value(xnn_subgraph_t subgraph, int t);
   std::uint32_t internal_value(xnn_subgraph_t subgraph, const std::vector<int>& shape);
   std::uint32_t zero_bias(xnn_subgraph_t subgraph, int channels);
@@ -110,45 +126,101 @@ class XnnpackModel final : public GraphModel {
   void define_concatenation(xnn_subgraph_t subgraph, const Operation& op, std::uint32_t output);
 };
 
-XnnpackModel::XnnpackModel(Graph graph, int threads)
-    : GraphModel(std::move(graph)), external_(graph_.tensors.size()), value_ids_(graph_.tensors.size(), XNN_INVALID_VALUE_ID) {
+XnnpackModel::XnnpackModel(Graph graph, int threads, bool own_kernels)
+    : GraphModel(std::move(graph)),
+      external_(graph_.tensors.size()),
+      producer_step_(graph_.tensors.size(), -1),
+      value_ids_(graph_.tensors.size(), XNN_INVALID_VALUE_ID) {
   initialize_xnnpack();
   for (Tensor& t : graph_.tensors) {
     if (t.is_constant) t.data.reserve(t.data.size() + kExtraFloats);  // keeps the data, adds readable slack
   }
-  for (int id : graph_.inputs) external_[static_cast<std::size_t>(id)].resize(graph_.tensors[static_cast<std::size_t>(id)].elements + kExtraFloats);
-  for (int id : graph_.outputs) external_[static_cast<std::size_t>(id)].resize(graph_.tensors[static_cast<std::size_t>(id)].elements + kExtraFloats);
+  if (threads > 1) {
+    pool_.reset(pthreadpool_create(static_cast<std::size_t>(threads)));
+    if (!pool_) throw Error(fmt::format("cannot create a pool of {} threads", threads));
+  }
+  plan_steps(fold_pads_into_convolutions(graph_), own_kernels);
+  for (std::size_t s = 0; s < steps_.size(); ++s) {
+    if (!steps_[s].operations.empty()) build_runtime(static_cast<int>(s));
+  }
+}
 
+// Groups the operators into steps and gives a buffer of ours to every tensor that crosses a step (or is a
+// graph input or output).
+void XnnpackModel::plan_steps(const std::vector<bool>& folded, bool own_kernels) {
+  for (std::size_t i = 0; i < graph_.operations.size(); ++i) {
+    if (folded[i]) continue;
+    const Operation& op = graph_.operations[i];
+    const detail::NarrowKernel kernel = own_kernels ? detail::narrow_kernel_for(graph_, op) : detail::NarrowKernel::None;
+    if (kernel != detail::NarrowKernel::None) {
+      steps_.push_back({.runtime = nullptr, .kernel = kernel, .operation = static_cast<int>(i), .operations = {}});
+    } else {
+      if (steps_.empty() || steps_.back().kernel != detail::NarrowKernel::None) steps_.emplace_back();
+      steps_.back().operations.push_back(static_cast<int>(i));
+    }
+    producer_step_[static_cast<std::size_t>(op.output)] = static_cast<int>(steps_.size()) - 1;
+  }
+  std::vector<bool> needs_buffer(graph_.tensors.size(), false);
+  for (int id : graph_.inputs) needs_buffer[static_cast<std::size_t>(id)] = true;
+  for (int id : graph_.outputs) needs_buffer[static_cast<std::size_t>(id)] = true;
+  for (std::size_t s = 0; s < steps_.size(); ++s) {
+    const Step& step = steps_[s];
+    const std::vector<int> own{step.operation};
+    for (int i : step.operations.empty() ? own : step.operations) {
+      const Operation& op = graph_.operations[static_cast<std::size_t>(i)];
+      if (step.kernel != detail::NarrowKernel::None) needs_buffer[static_cast<std::size_t>(op.output)] = true;
+      for (int t : op.inputs) {
+        if (t < 0 || graph_.tensors[static_cast<std::size_t>(t)].is_constant) continue;
+        if (producer_step_[static_cast<std::size_t>(t)] != static_cast<int>(s)) needs_buffer[static_cast<std::size_t>(t)] = true;
+      }
+    }
+  }
+  for (std::size_t t = 0; t < graph_.tensors.size(); ++t) {
+    if (needs_buffer[t]) external_[t].resize(graph_.tensors[t].elements + kExtraFloats);
+  }
+}
+
+void XnnpackModel::build_runtime(int step) {
   xnn_subgraph_t raw_subgraph = nullptr;
   check(xnn_create_subgraph(static_cast<std::uint32_t>(graph_.tensors.size()), 0, &raw_subgraph), "creating a subgraph");
   const std::unique_ptr<xnn_subgraph, SubgraphDeleter> subgraph(raw_subgraph);
-  const std::vector<bool> folded = fold_pads_into_convolutions(graph_);
-  for (std::size_t i = 0; i < graph_.operations.size(); ++i) {
-    const Operation& op = graph_.operations[i];
-    if (folded[i]) continue;
+  std::fill(value_ids_.begin(), value_ids_.end(), XNN_INVALID_VALUE_ID);
+  defining_step_ = step;
+  for (int i : steps_[static_cast<std::size_t>(step)].operations) {
+    const Operation& op = graph_.operations[static_cast<std::size_t>(i)];
     try {
       define(subgraph.get(), op);
     } catch (const Error& e) {
       throw Error(fmt::format("operator {} ({}): {}", i, op_type_name(op.type), e.what()));
     }
   }
-
-  if (threads > 1) {
-    pool_.reset(pthreadpool_create(static_cast<std::size_t>(threads)));
-    if (!pool_) throw Error(fmt::format("cannot create a pool of {} threads", threads));
-  }
   xnn_runtime_t raw_runtime = nullptr;
   // Yielding lets idle workers sleep between inferences instead of spinning: the pipeline does other
   // work between them, and the machine is shared.
   check(xnn_create_runtime_v2(subgraph.get(), pool_.get(), XNN_FLAG_YIELD_WORKERS, &raw_runtime), "creating the runtime");
-  runtime_.reset(raw_runtime);
+  Step& s = steps_[static_cast<std::size_t>(step)];
+  s.runtime.reset(raw_runtime);
 
-  // The external buffers never move, so the runtime is set up once.
+  // Our buffers never move, so each runtime is set up once.
   std::vector<xnn_external_value> externals;
-  for (const auto& ids : {graph_.inputs, graph_.outputs}) {
-    for (int id : ids) externals.push_back({static_cast<std::uint32_t>(id), external_[static_cast<std::size_t>(id)].data()});
+  for (std::size_t t = 0; t < graph_.tensors.size(); ++t) {
+    if (value_ids_[t] != XNN_INVALID_VALUE_ID && !external_[t].empty()) {
+      externals.push_back({static_cast<std::uint32_t>(t), external_[t].data()});
+    }
   }
-  check(xnn_setup_runtime(runtime_.get(), externals.size(), externals.data()), "setting up the runtime");
+  check(xnn_setup_runtime(s.runtime.get(), externals.size(), externals.data()), "setting up the runtime");
+}
+
+void XnnpackModel::invoke() {
+  for (const Step& step : steps_) {
+    if (step.runtime) {
+      check(xnn_invoke_runtime(step.runtime.get()), "inference");
+      continue;
+    }
+    const Operation& op = graph_.operations[static_cast<std::size_t>(step.operation)];
+    detail::run_narrow_kernel(step.kernel, graph_, op, external_[static_cast<std::size_t>(op.inputs[0])].data(),
+                              external_[static_cast<std::size_t>(op.output)].data(), pool_.get());
+  }
 }
 
 std::vector<std::size_t> dims(const std::vector<int>& shape) { return {shape.begin(), shape.end()}; }
@@ -158,11 +230,13 @@ std::uint32_t XnnpackModel::value(xnn_subgraph_t subgraph, int t) {
   std::uint32_t& id = value_ids_[static_cast<std::size_t>(t)];
   if (id != XNN_INVALID_VALUE_ID) return id;
   const Tensor& tensor = graph_.tensors[static_cast<std::size_t>(t)];
-  const auto& inputs = graph_.inputs;
-  const auto& outputs = graph_.outputs;
+  // A tensor with a buffer of ours comes in from outside this step, or is produced here for later steps
+  // or the caller.
   std::uint32_t flags = 0;
-  if (std::find(inputs.begin(), inputs.end(), t) != inputs.end()) flags |= XNN_VALUE_FLAG_EXTERNAL_INPUT;
-  if (std::find(outputs.begin(), outputs.end(), t) != outputs.end()) flags |= XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
+  if (!external_[static_cast<std::size_t>(t)].empty()) {
+    flags = producer_step_[static_cast<std::size_t>(t)] == defining_step_ ? XNN_VALUE_FLAG_EXTERNAL_OUTPUT
+                                                                          : XNN_VALUE_FLAG_EXTERNAL_INPUT;
+  }
   const std::vector<std::size_t> shape = dims(tensor.shape);
   check(xnn_define_tensor_value(subgraph, xnn_datatype_fp32, shape.size(), shape.data(),
                                 tensor.is_constant ? tensor.data.data() : nullptr,
@@ -293,8 +367,8 @@ void XnnpackModel::define_concatenation(xnn_subgraph_t subgraph, const Operation
 
 }  // namespace
 
-std::unique_ptr<Model> make_xnnpack_model(Graph graph, int threads) {
-  return std::make_unique<XnnpackModel>(std::move(graph), threads);
+std::unique_ptr<Model> make_xnnpack_model(Graph graph, int threads, bool own_kernels) {
+  return std::make_unique<XnnpackModel>(std::move(graph), threads, own_kernels);
 }
 
 }  // namespace monobody::nn

@@ -11,6 +11,7 @@
 
 #include "backends.hpp"
 #include "fuzz_seeds.hpp"
+#include "narrow_kernels.hpp"
 #include "test_model_builder.hpp"
 #include "test_support.hpp"
 
@@ -113,6 +114,68 @@ TEST(XnnpackOps, ConvolutionsMatchTheReference) {
     SCOPED_TRACE(::testing::Message() << (c.depthwise ? "depthwise" : "conv") << " size " << c.size << " k" << c.kernel
                                       << " s" << c.stride << " d" << c.dilation << " pad " << c.padding);
     EXPECT_LT(max_difference(conv_model(c)), 1e-4f);
+  }
+}
+
+// Our kernels for narrow 3x3 convolutions (narrow_kernels.hpp): the shapes they take, widths that are and
+// are not multiples of 8 (the one-channel convolution reduces eight pixels at once), with and without bias
+// and clamp. Same tolerance as above.
+TEST(XnnpackOps, NarrowConvolutionsMatchTheReference) {
+  const auto same = fb::Padding_SAME;
+  const auto none = fb::ActivationFunctionType_NONE, relu6 = fb::ActivationFunctionType_RELU6;
+  const ConvCase cases[] = {
+      {true, 17, 8, 8, 3, 1, 1, same, relu6, true},    {true, 9, 16, 16, 3, 1, 1, same, none, false},
+      {true, 33, 24, 24, 3, 1, 1, same, relu6, true},  {true, 40, 32, 32, 3, 1, 1, same, none, true},
+      {false, 19, 8, 1, 3, 1, 1, same, none, true},    {false, 16, 16, 1, 3, 1, 1, same, relu6, false},
+  };
+  for (const ConvCase& c : cases) {
+    SCOPED_TRACE(::testing::Message() << (c.depthwise ? "depthwise" : "conv") << " size " << c.size << " channels "
+                                      << c.in_channels);
+    const auto model = conv_model(c);
+    const Graph graph = read_tflite(model);
+    if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) GTEST_SKIP() << "no AVX2/FMA here";
+    EXPECT_NE(detail::narrow_kernel_for(graph, graph.operations[0]), detail::NarrowKernel::None);
+    EXPECT_LT(max_difference(model), 1e-4f);
+  }
+}
+
+// Our kernels between XNNPACK runtimes: a tensor made in one part and read in another (also a graph output),
+// a residual sum across a kernel of ours, and two of ours back to back.
+TEST(XnnpackOps, GraphsSplitAroundOurKernelsMatchTheReference) {
+  ModelBuilder b;
+  std::mt19937 rng(11);
+  const int channels = 8, size = 21;
+  const std::vector<int> map{1, size, size, channels};
+  auto weights = [&](std::vector<int> shape) { return b.floats(shape, random_values(elements(shape), rng, -0.5f, 0.5f)); };
+  const int x = b.tensor({1, size, size, 3});
+  const int a = b.tensor(map), d1 = b.tensor(map), d2 = b.tensor(map), sum = b.tensor(map), one = b.tensor({1, size, size, 1});
+  const auto conv = [&] {
+    return fb::CreateConv2DOptions(b.fbb, fb::Padding_SAME, 1, 1, fb::ActivationFunctionType_RELU6).Union();
+  };
+  const auto depthwise = [&] {
+    return fb::CreateDepthwiseConv2DOptions(b.fbb, fb::Padding_SAME, 1, 1, 1, fb::ActivationFunctionType_RELU6).Union();
+  };
+  b.op(test::kConv2D, {x, weights({channels, 1, 1, 3}), weights({channels})}, {a}, fb::BuiltinOptions_Conv2DOptions, conv());
+  b.op(test::kDepthwiseConv2D, {a, weights({1, 3, 3, channels}), weights({channels})}, {d1},
+       fb::BuiltinOptions_DepthwiseConv2DOptions, depthwise());
+  b.op(test::kDepthwiseConv2D, {d1, weights({1, 3, 3, channels}), -1}, {d2}, fb::BuiltinOptions_DepthwiseConv2DOptions,
+       depthwise());
+  b.op(test::kAdd, {a, d2}, {sum}, fb::BuiltinOptions_AddOptions, fb::CreateAddOptions(b.fbb).Union());
+  b.op(test::kConv2D, {sum, weights({1, 3, 3, channels}), weights({1})}, {one}, fb::BuiltinOptions_Conv2DOptions,
+       fb::CreateConv2DOptions(b.fbb, fb::Padding_SAME, 1, 1).Union());
+  const auto model = b.finish({x}, {d1, one});
+  EXPECT_LT(max_difference(model), 1e-4f);
+  // And the same without our kernels, for comparison.
+  auto reference = make_model(read_tflite(model), {Backend::Reference, 1});
+  auto plain = make_model(read_tflite(model), {.backend = Backend::Xnnpack, .threads = 1, .own_kernels = false});
+  const auto input = random_values(reference->input(0).size(), rng);
+  std::copy(input.begin(), input.end(), reference->input(0).begin());
+  std::copy(input.begin(), input.end(), plain->input(0).begin());
+  reference->invoke();
+  plain->invoke();
+  for (int o = 0; o < 2; ++o) {
+    for (std::size_t k = 0; k < reference->output(o).size(); ++k)
+      ASSERT_NEAR(reference->output(o)[k], plain->output(o)[k], 1e-4f) << "output " << o << " element " << k;
   }
 }
 
