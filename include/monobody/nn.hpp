@@ -22,7 +22,10 @@ enum class Backend {
 struct ModelOptions {
   Backend backend = Backend::Xnnpack;
   // >= 1. XNNPACK's pool synchronises its threads after every operator, so extra threads only pay off on
-  // otherwise idle cores: on an oversubscribed machine 2 threads can be several times slower than 1.
+  // otherwise idle cores: on an oversubscribed machine a pool of 2 was measured up to 30x slower than one
+  // thread. So a model with a pool checks before each inference whether its workers can get a core (an
+  // empty task on the pool), and runs on the calling thread alone while they cannot, or while that has
+  // lately been faster. Results are the same either way, bit for bit.
   int threads = 1;
   // XNNPACK backend: run 3x3 convolutions over 8-24 channels (the landmark networks' full-resolution
   // segmentation head) on monobody's own AVX2 kernels, where XNNPACK is several times slower. Off: all

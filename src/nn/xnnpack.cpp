@@ -14,6 +14,8 @@
 #include <xnnpack.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <limits>
 #include <monobody/error.hpp>
 
@@ -96,7 +98,8 @@ class XnnpackModel final : public GraphModel {
  private:
   // One XNNPACK runtime over a run of operators, or one operator on our own kernel.
   struct Step {
-    std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime;
+    std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime;           // on the pool (if there is one)
+    std::unique_ptr<xnn_runtime, RuntimeDeleter> serial_runtime;    // on the calling thread, when there is a pool
     detail::NarrowKernel kernel = detail::NarrowKernel::None;
     int operation = -1;
     std::vector<int> operations;  // of an XNNPACK step, in order
@@ -110,6 +113,21 @@ class XnnpackModel final : public GraphModel {
   std::unique_ptr<pthreadpool, PoolDeleter> pool_;
   std::vector<Step> steps_;
 
+  // With a pool, each inference runs either on it or on the calling thread alone, whichever has lately been
+  // faster. The pool waits for all its threads after every operator, so when other programs occupy the cores
+  // a pool of 2 on 2 cores was measured 4-30x slower than one thread (a worker off its core stalls every
+  // operator for a scheduler time slice). Both ways give bit-identical results.
+  struct Timing {
+    double milliseconds = -1;  // moving average; < 0 until measured
+    void add(double ms, bool fresh) { milliseconds = milliseconds < 0 || fresh ? ms : 0.7 * milliseconds + 0.3 * ms; }
+  };
+  Timing parallel_, serial_;
+  int invocations_ = 0;
+  int next_probe_ = 3;       // invocation at which the way not preferred is tried again (the 1st is a warm-up)
+  int probe_interval_ = 32;  // doubles (to 1024) each time a probe loses
+  std::chrono::steady_clock::time_point serial_until_{};
+  void run(bool parallel);
+
   std::span<float> buffer(int t) {
     return std::span<float>(external_[static_cast<std::size_t>(t)]).first(graph_.tensors[static_cast<std::size_t>(t)].elements);
   }
@@ -118,7 +136,7 @@ class XnnpackModel final : public GraphModel {
   }
 
   void plan_steps(const std::vector<bool>& folded, bool own_kernels);
-  void build_runtime(int step);
+  void build_runtime(int step, bool parallel);
   std::uint32_t value(xnn_subgraph_t subgraph, int t);
   std::uint32_t internal_value(xnn_subgraph_t subgraph, const std::vector<int>& shape);
   std::uint32_t zero_bias(xnn_subgraph_t subgraph, int channels);
@@ -141,7 +159,9 @@ XnnpackModel::XnnpackModel(Graph graph, int threads, bool own_kernels)
   }
   plan_steps(fold_pads_into_convolutions(graph_), own_kernels);
   for (std::size_t s = 0; s < steps_.size(); ++s) {
-    if (!steps_[s].operations.empty()) build_runtime(static_cast<int>(s));
+    if (steps_[s].operations.empty()) continue;
+    build_runtime(static_cast<int>(s), true);
+    if (pool_) build_runtime(static_cast<int>(s), false);
   }
 }
 
@@ -180,7 +200,7 @@ void XnnpackModel::plan_steps(const std::vector<bool>& folded, bool own_kernels)
   }
 }
 
-void XnnpackModel::build_runtime(int step) {
+void XnnpackModel::build_runtime(int step, bool parallel) {
   xnn_subgraph_t raw_subgraph = nullptr;
   check(xnn_create_subgraph(static_cast<std::uint32_t>(graph_.tensors.size()), 0, &raw_subgraph), "creating a subgraph");
   const std::unique_ptr<xnn_subgraph, SubgraphDeleter> subgraph(raw_subgraph);
@@ -197,9 +217,11 @@ void XnnpackModel::build_runtime(int step) {
   xnn_runtime_t raw_runtime = nullptr;
   // Yielding lets idle workers sleep between inferences instead of spinning: the pipeline does other
   // work between them, and the machine is shared.
-  check(xnn_create_runtime_v2(subgraph.get(), pool_.get(), XNN_FLAG_YIELD_WORKERS, &raw_runtime), "creating the runtime");
+  check(xnn_create_runtime_v2(subgraph.get(), parallel ? pool_.get() : nullptr, XNN_FLAG_YIELD_WORKERS, &raw_runtime),
+        "creating the runtime");
   Step& s = steps_[static_cast<std::size_t>(step)];
-  s.runtime.reset(raw_runtime);
+  auto& runtime = parallel ? s.runtime : s.serial_runtime;
+  runtime.reset(raw_runtime);
 
   // Our buffers never move, so each runtime is set up once.
   std::vector<xnn_external_value> externals;
@@ -208,18 +230,66 @@ void XnnpackModel::build_runtime(int step) {
       externals.push_back({static_cast<std::uint32_t>(t), external_[t].data()});
     }
   }
-  check(xnn_setup_runtime(s.runtime.get(), externals.size(), externals.data()), "setting up the runtime");
+  check(xnn_setup_runtime(runtime.get(), externals.size(), externals.data()), "setting up the runtime");
 }
 
-void XnnpackModel::invoke() {
+void XnnpackModel::run(bool parallel) {
   for (const Step& step : steps_) {
     if (step.runtime) {
-      check(xnn_invoke_runtime(step.runtime.get()), "inference");
+      check(xnn_invoke_runtime(parallel || !step.serial_runtime ? step.runtime.get() : step.serial_runtime.get()),
+            "inference");
       continue;
     }
     const Operation& op = graph_.operations[static_cast<std::size_t>(step.operation)];
     detail::run_narrow_kernel(step.kernel, graph_, op, external_[static_cast<std::size_t>(op.inputs[0])].data(),
-                              external_[static_cast<std::size_t>(op.output)].data(), pool_.get());
+                              external_[static_cast<std::size_t>(op.output)].data(), parallel ? pool_.get() : nullptr);
+  }
+}
+
+// What the latest model to time both ways found: one thread's time over the pool's (< 0: nobody has yet).
+// A model loaded later starts from it, so that on busy cores even its first inferences avoid the pool.
+std::atomic<double> g_pool_speedup{-1.0};
+
+// Whether the pool's threads are off their cores: an empty task on the pool takes tens of microseconds
+// when its workers have cores to wake up on, and a scheduler time slice (measured 10-16 ms here) when other
+// programs hold the cores. Every operator of a network pays that wait once.
+bool pool_is_contended(pthreadpool_t pool) {
+  const auto start = std::chrono::steady_clock::now();
+  pthreadpool_parallelize_1d(pool, [](std::size_t) {}, pthreadpool_get_threads_count(pool));
+  return std::chrono::steady_clock::now() - start > std::chrono::milliseconds(1);
+}
+
+void XnnpackModel::invoke() {
+  if (!pool_) return run(false);
+  // While the cores are busy elsewhere, one thread, with a look at the pool again half a second later.
+  const auto now = std::chrono::steady_clock::now();
+  if (now < serial_until_) return run(false);
+  if (pool_is_contended(pool_.get())) {
+    serial_until_ = now + std::chrono::milliseconds(500);
+    return run(false);
+  }
+  ++invocations_;
+  bool prefer_parallel = true;
+  if (parallel_.milliseconds >= 0 && serial_.milliseconds >= 0) {
+    prefer_parallel = parallel_.milliseconds <= serial_.milliseconds;
+  } else if (serial_.milliseconds < 0) {
+    const double speedup = g_pool_speedup.load(std::memory_order_relaxed);
+    prefer_parallel = speedup < 0 || speedup >= 1.0;
+  }
+  const bool probe = invocations_ >= next_probe_;
+  const bool parallel = prefer_parallel != probe;
+  const auto start = std::chrono::steady_clock::now();
+  run(parallel);
+  if (invocations_ == 1) return;  // first touches of the buffers: not a measure of either way
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  // A probe's time replaces the other way's old average: it measures the machine as it is now.
+  (parallel ? parallel_ : serial_).add(ms, probe);
+  if (parallel_.milliseconds >= 0 && serial_.milliseconds >= 0)
+    g_pool_speedup.store(serial_.milliseconds / parallel_.milliseconds, std::memory_order_relaxed);
+  if (probe) {
+    const bool probe_won = parallel == (parallel_.milliseconds <= serial_.milliseconds);
+    probe_interval_ = probe_won ? 32 : std::min(2 * probe_interval_, 1024);
+    next_probe_ = invocations_ + probe_interval_;
   }
 }
 
