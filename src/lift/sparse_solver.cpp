@@ -64,7 +64,7 @@ double prox_spectral_norm(const Eigen::Matrix<double, 2, 3>& Q, double tau, Eige
   const Eigen::Matrix2d A = Q * Q.transpose();
   const double half_trace = 0.5 * (A(0, 0) + A(1, 1));
   const double half_diff = 0.5 * (A(0, 0) - A(1, 1));
-  const double root = std::hypot(half_diff, A(0, 1));
+  const double root = std::sqrt(half_diff * half_diff + A(0, 1) * A(0, 1));  // no overflow: |Q| ~ 1
   const double s1 = std::sqrt(std::max(half_trace + root, 0.0));
   const double s2 = std::sqrt(std::max(half_trace - root, 0.0));
   if (s1 + s2 <= tau) {
@@ -307,6 +307,114 @@ class Refinement {
   Eigen::VectorXd gradient_, delta_, candidate_c_;
 };
 
+// The convex relaxation's solution: M_k^T stacked (3K x 2, one column per image axis), the spectral norm of
+// each M_k, and the iterations and objectives of the ADMM.
+struct Relaxation {
+  Eigen::Matrix<double, Eigen::Dynamic, 2, Eigen::RowMajor> M;
+  Eigen::VectorXd spectral;
+  int iterations = 0;
+  double initial_objective = 0.0, objective = 0.0;
+};
+
+// Over-relaxation of the ADMM (Boyd et al., 3.4.3): the prox and the dual update see
+// r Z + (1 - r) M_previous instead of Z. 1.8 needs about a fifth fewer iterations than 1 to the same tolerance
+// and reaches the same optima after the refinement.
+constexpr double kOverRelaxation = 1.0;
+
+// min_M 1/2 ||(W - sum_k M_k B_k) E||^2 + alpha sum_k ||M_k||_2, where E = H D folds in the weights
+// (D = diag(sqrt(w))) and the optimal translation (H = I - w 1^T / sum w removes the weighted mean), so the
+// problem has no explicit translation.
+// ADMM on M = Z:  Z <- (W E BE^T + mu M + Y)(BE BE^T + mu I)^-1,  M_k <- prox(Z_k - Y_k / mu),
+// Y <- Y + mu (M - Z),  with BE = B E (3K x J). The 3K x 3K inverse is applied through the Woodbury
+// identity with a J x J matrix, so an iteration costs two 2 x 3K x J products; everything else of an
+// iteration is one pass over the bases.
+Relaxation solve_relaxation(const Eigen::MatrixXd& bases, const Eigen::MatrixXd& basis_gram, const NormalizedInput& in,
+                            double alpha, const SparseLiftOptions& options) {
+  const int J = int(in.points.cols());
+  const int K = int(bases.rows() / 3);
+  const Eigen::Index rows = bases.rows();
+  const double total = in.weights.sum();
+  const Eigen::VectorXd sqrt_w = in.weights.cwiseSqrt();
+  // E(i, j) = (delta_ij - w_i / sum w) sqrt(w_j).
+  Eigen::MatrixXd E = -(in.weights / total) * sqrt_w.transpose();
+  E.diagonal() += sqrt_w;
+  // BE^T (J x 3K), column i the i-th row of B E: (B(i, :) - its weighted mean) * sqrt(w), in O(K J).
+  const Eigen::VectorXd mean = bases * in.weights / total;
+  const Eigen::MatrixXd BEt = ((bases.colwise() - mean) * sqrt_w.asDiagonal()).transpose();
+  const Eigen::MatrixXd BEgram = E.transpose() * basis_gram * E;  // J x J
+  const Eigen::Matrix2Xd WE = in.points * E;                       // 2 x J
+  using Stacked = Eigen::Matrix<double, Eigen::Dynamic, 2>;
+  // The iterates are stored transposed (3K x 2) so that the two large products of an iteration are
+  // matrix-vector products over contiguous columns, which is what these sizes need.
+  Stacked WB(rows, 2);  // (W E BE^T)^T
+  for (int axis = 0; axis < 2; ++axis) WB.col(axis).noalias() = BEt.transpose() * WE.row(axis).transpose();
+  Stacked M = Stacked::Zero(rows, 2), Z = M, Y = M, Q(rows, 2), D(rows, 2);
+  Eigen::Matrix<double, Eigen::Dynamic, 2> T(J, 2), U(J, 2);
+  Eigen::VectorXd spectral(K);
+  double mu = 1.0 / std::max(WE.cwiseAbs().mean(), 1e-12);
+  // (BE^T BE + mu I)^-1, J x J, recomputed when mu changes.
+  Eigen::MatrixXd woodbury(J, J);
+  auto factor = [&] {
+    woodbury = (BEgram + mu * Eigen::MatrixXd::Identity(J, J)).ldlt().solve(Eigen::MatrixXd::Identity(J, J));
+  };
+  factor();
+  int iterations = 0;
+  for (; iterations < options.max_admm_iterations;) {
+    ++iterations;
+    Q = WB + mu * M + Y;
+    for (int axis = 0; axis < 2; ++axis) T.col(axis).noalias() = BEt * Q.col(axis);
+    U.noalias() = woodbury * T;
+    for (int axis = 0; axis < 2; ++axis) D.col(axis).noalias() = BEt.transpose() * U.col(axis);
+    // Z = (Q - BE U) / mu, then the prox of each block, the dual update and the residuals' norms in one pass.
+    const double inv_mu = 1.0 / mu, tau = alpha / mu;
+    double z_prev2 = 0, z2 = 0, primal2 = 0, dz2 = 0;
+    for (int k = 0; k < K; ++k) {
+      Eigen::Matrix<double, 2, 3> relaxed, shifted, block;
+      for (int r = 0; r < 3; ++r) {
+        const Eigen::Index i = 3 * k + r;
+        for (int axis = 0; axis < 2; ++axis) {
+          const double z = (Q(i, axis) - D(i, axis)) * inv_mu;
+          const double old = Z(i, axis);
+          z_prev2 += old * old;
+          z2 += z * z;
+          dz2 += (z - old) * (z - old);
+          Z(i, axis) = z;
+          relaxed(axis, r) = kOverRelaxation * z + (1 - kOverRelaxation) * M(i, axis);
+          shifted(axis, r) = relaxed(axis, r) - Y(i, axis) * inv_mu;
+        }
+      }
+      spectral[k] = prox_spectral_norm(shifted, tau, block);
+      for (int r = 0; r < 3; ++r) {
+        const Eigen::Index i = 3 * k + r;
+        for (int axis = 0; axis < 2; ++axis) {
+          const double m = block(axis, r);
+          M(i, axis) = m;
+          Y(i, axis) += mu * (m - relaxed(axis, r));
+          primal2 += (m - Z(i, axis)) * (m - Z(i, axis));
+        }
+      }
+    }
+    const double norm = std::max({std::sqrt(z_prev2), std::sqrt(z2), 1e-12});
+    const double primal = std::sqrt(primal2) / norm;
+    const double dual = mu * std::sqrt(dz2) / norm;
+    if (primal < options.admm_tolerance && dual < options.admm_tolerance) break;
+    // Balance the two residuals (Boyd et al., 3.4.1); the Woodbury factor depends on mu.
+    const double previous_mu = mu;
+    if (primal > 10 * dual) mu *= 2;
+    if (dual > 10 * primal) mu /= 2;
+    if (mu != previous_mu) factor();
+  }
+  Relaxation out;
+  out.M = M;
+  out.spectral = spectral;
+  out.iterations = iterations;
+  out.initial_objective = 0.5 * WE.squaredNorm();
+  Eigen::Matrix2Xd residual = WE;
+  residual.noalias() -= M.transpose() * BEt.transpose();
+  out.objective = 0.5 * residual.squaredNorm() + alpha * spectral.sum();
+  return out;
+}
+
 }  // namespace
 
 SparsePoseSolver::SparsePoseSolver(const PoseDictionary& dictionary, SparseLiftOptions options)
@@ -330,60 +438,16 @@ SparsePose SparsePoseSolver::solve(const Eigen::Matrix2Xd& points, const Eigen::
   const double alpha = options_.alpha;
 
   // --- Convex relaxation:  min_M 1/2 ||(W - sum_k M_k B_k) E||^2 + alpha sum_k ||M_k||_2.
-  // E = H D folds in the weights (D = diag(sqrt(w))) and the optimal translation (H = I - w 1^T / sum w
-  // removes the weighted mean), so the problem has no explicit translation.
-  // ADMM on M = Z:  Z <- (W E BE^T + mu M + Y)(BE BE^T + mu I)^-1,  M_k <- prox(Z_k - Y_k / mu),
-  // Y <- Y + mu (M - Z),  with BE = B E (3K x J). The 3K x 3K inverse is applied through the Woodbury
-  // identity with a J x J matrix, so an iteration costs two 2 x 3K x J products.
-  const Eigen::VectorXd sqrt_w = in.weights.cwiseSqrt();
-  Eigen::MatrixXd E = Eigen::MatrixXd::Identity(J, J);
-  E.colwise() -= in.weights / in.weights.sum();  // H(i, j) = delta_ij - w_i / sum w
-  E = E * sqrt_w.asDiagonal();
-  const Eigen::MatrixXd BE = dict.bases * E;                        // 3K x J
-  const Eigen::MatrixXd BEgram = E.transpose() * basis_gram_ * E;   // J x J
-  const Eigen::Matrix2Xd WE = in.points * E;                        // 2 x J
-  // The iterates are stored transposed (3K x 2, one column per image axis) so that the two large products
-  // of an iteration are matrix-vector products over contiguous columns, which is what these sizes need.
-  using Stacked = Eigen::Matrix<double, Eigen::Dynamic, 2>;
-  const Stacked WB = BE * WE.transpose();  // (W E BE^T)^T
-  Stacked M = Stacked::Zero(3 * K, 2), Z = M, Z_prev = M, Y = M, Q = M;
-  Eigen::Matrix<double, Eigen::Dynamic, 2> T(J, 2);
-  Eigen::Matrix<double, 2, 3> block_out;
-  Eigen::VectorXd spectral(K);
-  double mu = 1.0 / std::max(WE.cwiseAbs().mean(), 1e-12);
-  Eigen::LDLT<Eigen::MatrixXd> woodbury((BEgram + mu * Eigen::MatrixXd::Identity(J, J)).eval());
-  int iterations = 0;
-  for (; iterations < options_.max_admm_iterations;) {
-    ++iterations;
-    Z_prev = Z;
-    Q = WB + mu * M + Y;
-    for (int axis = 0; axis < 2; ++axis) T.col(axis).noalias() = BE.transpose() * Q.col(axis);
-    T = woodbury.solve(T);
-    Z = Q;
-    for (int axis = 0; axis < 2; ++axis) Z.col(axis).noalias() -= BE * T.col(axis);
-    Z /= mu;
-    Q = Z - Y / mu;
-    for (int k = 0; k < K; ++k) {
-      spectral[k] = prox_spectral_norm(Q.middleRows<3>(3 * k).transpose(), alpha / mu, block_out);
-      M.middleRows<3>(3 * k) = block_out.transpose();
-    }
-    Y += mu * (M - Z);
-    const double norm = std::max({Z_prev.norm(), Z.norm(), 1e-12});
-    const double primal = (M - Z).norm() / norm;
-    const double dual = mu * (Z - Z_prev).norm() / norm;
-    if (primal < options_.admm_tolerance && dual < options_.admm_tolerance) break;
-    // Balance the two residuals (Boyd et al., 3.4.1); the Woodbury factor depends on mu.
-    const double previous_mu = mu;
-    if (primal > 10 * dual) mu *= 2;
-    if (dual > 10 * primal) mu /= 2;
-    if (mu != previous_mu) woodbury.compute((BEgram + mu * Eigen::MatrixXd::Identity(J, J)).eval());
-  }
-  auto M_block = [&](int k) -> Eigen::Matrix<double, 2, 3> { return M.middleRows<3>(3 * k).transpose(); };
+  const Relaxation relaxation = solve_relaxation(dict.bases, basis_gram_, in, alpha, options_);
+  const Eigen::VectorXd& spectral = relaxation.spectral;
+  auto M_block = [&](int k) -> Eigen::Matrix<double, 2, 3> {
+    return relaxation.M.middleRows<3>(3 * k).transpose();
+  };
 
   SparsePose pose;
-  pose.admm_iterations = iterations;
-  pose.initial_objective = 0.5 * WE.squaredNorm();
-  pose.convex_objective = 0.5 * (WE - M.transpose() * BE).squaredNorm() + alpha * spectral.sum();
+  pose.admm_iterations = relaxation.iterations;
+  pose.initial_objective = relaxation.initial_objective;
+  pose.convex_objective = relaxation.objective;
 
   // --- Starting points for the refinement, read from the relaxation: the rotation of one of the strongest
   // bases, and each coefficient as the projection of its M_k on that rotation (which restores the signs the
