@@ -461,7 +461,9 @@ constexpr double kOverRelaxation = 1.8;
 // ADMM on M = Z:  Z <- (W E BE^T + mu M + Y)(BE BE^T + mu I)^-1,  M_k <- prox(Z_k - Y_k / mu),
 // Y <- Y + mu (M - Z),  with BE = B E (3K x J). The 3K x 3K inverse is applied through the Woodbury
 // identity with a J x J matrix, so an iteration costs two 2 x 3K x J products; everything else of an
-// iteration is one pass over the bases.
+// iteration is one pass over the bases. The two products are in single precision (twice as many lanes per
+// SIMD instruction): their relative error, ~1e-7, is far below the ADMM's tolerance, and the H36M S9
+// evaluation is unchanged to 0.03 mm.
 Relaxation solve_relaxation(const Eigen::MatrixXd& bases, const Eigen::MatrixXd& basis_gram, const NormalizedInput& in,
                             double alpha, const SparseLiftOptions& options) {
   const int J = int(in.points.cols());
@@ -475,6 +477,7 @@ Relaxation solve_relaxation(const Eigen::MatrixXd& bases, const Eigen::MatrixXd&
   // BE^T (J x 3K), column i the i-th row of B E: (B(i, :) - its weighted mean) * sqrt(w), in O(K J).
   const Eigen::VectorXd mean = bases * in.weights / total;
   const Eigen::MatrixXd BEt = ((bases.colwise() - mean) * sqrt_w.asDiagonal()).transpose();
+  const Eigen::MatrixXf BEt_f = BEt.cast<float>();
   const Eigen::MatrixXd BEgram = E.transpose() * basis_gram * E;  // J x J
   const Eigen::Matrix2Xd WE = in.points * E;                       // 2 x J
   using Stacked = Eigen::Matrix<double, Eigen::Dynamic, 2>;
@@ -484,6 +487,7 @@ Relaxation solve_relaxation(const Eigen::MatrixXd& bases, const Eigen::MatrixXd&
   for (int axis = 0; axis < 2; ++axis) WB.col(axis).noalias() = BEt.transpose() * WE.row(axis).transpose();
   Stacked M = Stacked::Zero(rows, 2), Z = M, Y = M, Q(rows, 2), D(rows, 2);
   Eigen::Matrix<double, Eigen::Dynamic, 2> T(J, 2), U(J, 2);
+  Eigen::Matrix<float, Eigen::Dynamic, 2> Q_f(rows, 2), D_f(rows, 2), T_f(J, 2), U_f(J, 2);
   Eigen::VectorXd spectral(K);
   double mu = 1.0 / std::max(WE.cwiseAbs().mean(), 1e-12);
   // (BE^T BE + mu I)^-1, J x J, recomputed when mu changes.
@@ -496,9 +500,12 @@ Relaxation solve_relaxation(const Eigen::MatrixXd& bases, const Eigen::MatrixXd&
   for (; iterations < options.max_admm_iterations;) {
     ++iterations;
     Q = WB + mu * M + Y;
-    for (int axis = 0; axis < 2; ++axis) T.col(axis).noalias() = BEt * Q.col(axis);
-    U.noalias() = woodbury * T;
-    for (int axis = 0; axis < 2; ++axis) D.col(axis).noalias() = BEt.transpose() * U.col(axis);
+    Q_f = Q.cast<float>();
+    for (int axis = 0; axis < 2; ++axis) T_f.col(axis).noalias() = BEt_f * Q_f.col(axis);
+    U.noalias() = woodbury * T_f.cast<double>();
+    U_f = U.cast<float>();
+    for (int axis = 0; axis < 2; ++axis) D_f.col(axis).noalias() = BEt_f.transpose() * U_f.col(axis);
+    D = D_f.cast<double>();
     // Z = (Q - BE U) / mu, then the prox of each block, the dual update and the residuals' norms in one pass.
     const double inv_mu = 1.0 / mu, tau = alpha / mu;
     double z_prev2 = 0, z2 = 0, primal2 = 0, dz2 = 0;
