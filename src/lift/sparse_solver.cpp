@@ -160,8 +160,8 @@ class SmallLasso {
       }
       ldlt_.compute(system_);
       target_ = x;
-      const Eigen::VectorXd solution = ldlt_.solve(rhs_);
-      for (int a = 0; a < s; ++a) target_[active_[a]] = solution[a];
+      solution_ = ldlt_.solve(rhs_);
+      for (int a = 0; a < s; ++a) target_[active_[a]] = solution_[a];
       if (!target_.allFinite()) return;
       // Walk from x to the target: try the target and every point where a coefficient crosses zero.
       double best_value = objective(A, h, alpha, target_);
@@ -184,7 +184,8 @@ class SmallLasso {
         if (worst_active <= tolerance) sign_[activate] = 0.0;
         return;
       }
-      const Eigen::VectorXd previous = x;
+      previous_ = x;
+      const Eigen::VectorXd& previous = previous_;
       x = previous + best_t * (target_ - previous);
       for (int a = 0; a < s; ++a) {
         const int i = active_[a];
@@ -206,7 +207,7 @@ class SmallLasso {
     return 0.5 * x.dot(product_) - h.dot(x) + alpha * x.lpNorm<1>();
   }
 
-  Eigen::VectorXd sign_, gradient_, rhs_, target_, trial_, product_;
+  Eigen::VectorXd sign_, gradient_, rhs_, target_, trial_, product_, solution_, previous_;
   std::vector<int> active_;
   Eigen::MatrixXd system_;
   Eigen::LDLT<Eigen::MatrixXd> ldlt_;
@@ -486,7 +487,7 @@ Relaxation solve_relaxation(const Eigen::MatrixXd& bases, const Eigen::MatrixXd&
   Stacked WB(rows, 2);  // (W E BE^T)^T
   for (int axis = 0; axis < 2; ++axis) WB.col(axis).noalias() = BEt.transpose() * WE.row(axis).transpose();
   Stacked M = Stacked::Zero(rows, 2), Z = M, Y = M, Q(rows, 2), D(rows, 2);
-  Eigen::Matrix<double, Eigen::Dynamic, 2> T(J, 2), U(J, 2);
+  Eigen::Matrix<double, Eigen::Dynamic, 2> U(J, 2);
   Eigen::Matrix<float, Eigen::Dynamic, 2> Q_f(rows, 2), D_f(rows, 2), T_f(J, 2), U_f(J, 2);
   Eigen::VectorXd spectral(K);
   double mu = 1.0 / std::max(WE.cwiseAbs().mean(), 1e-12);

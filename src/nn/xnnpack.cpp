@@ -100,9 +100,8 @@ class XnnpackModel final : public GraphModel {
   struct Step {
     std::unique_ptr<xnn_runtime, RuntimeDeleter> runtime;           // on the pool (if there is one)
     std::unique_ptr<xnn_runtime, RuntimeDeleter> serial_runtime;    // on the calling thread, when there is a pool
-    detail::NarrowKernel kernel = detail::NarrowKernel::None;
-    int operation = -1;
-    std::vector<int> operations;  // of an XNNPACK step, in order
+    detail::NarrowKernel kernel = detail::NarrowKernel::None;  // None: an XNNPACK step
+    std::vector<int> operations;  // in order; one for a kernel of ours
   };
 
   std::vector<std::vector<float>> external_;     // by tensor index: graph inputs, outputs, tensors between steps
@@ -159,7 +158,7 @@ XnnpackModel::XnnpackModel(Graph graph, int threads, bool own_kernels)
   }
   plan_steps(fold_pads_into_convolutions(graph_), own_kernels);
   for (std::size_t s = 0; s < steps_.size(); ++s) {
-    if (steps_[s].operations.empty()) continue;
+    if (steps_[s].kernel != detail::NarrowKernel::None) continue;
     build_runtime(static_cast<int>(s), true);
     if (pool_) build_runtime(static_cast<int>(s), false);
   }
@@ -173,7 +172,7 @@ void XnnpackModel::plan_steps(const std::vector<bool>& folded, bool own_kernels)
     const Operation& op = graph_.operations[i];
     const detail::NarrowKernel kernel = own_kernels ? detail::narrow_kernel_for(graph_, op) : detail::NarrowKernel::None;
     if (kernel != detail::NarrowKernel::None) {
-      steps_.push_back({.runtime = nullptr, .kernel = kernel, .operation = static_cast<int>(i), .operations = {}});
+      steps_.push_back({.runtime = nullptr, .serial_runtime = nullptr, .kernel = kernel, .operations = {static_cast<int>(i)}});
     } else {
       if (steps_.empty() || steps_.back().kernel != detail::NarrowKernel::None) steps_.emplace_back();
       steps_.back().operations.push_back(static_cast<int>(i));
@@ -185,8 +184,7 @@ void XnnpackModel::plan_steps(const std::vector<bool>& folded, bool own_kernels)
   for (int id : graph_.outputs) needs_buffer[static_cast<std::size_t>(id)] = true;
   for (std::size_t s = 0; s < steps_.size(); ++s) {
     const Step& step = steps_[s];
-    const std::vector<int> own{step.operation};
-    for (int i : step.operations.empty() ? own : step.operations) {
+    for (int i : step.operations) {
       const Operation& op = graph_.operations[static_cast<std::size_t>(i)];
       if (step.kernel != detail::NarrowKernel::None) needs_buffer[static_cast<std::size_t>(op.output)] = true;
       for (int t : op.inputs) {
@@ -240,7 +238,7 @@ void XnnpackModel::run(bool parallel) {
             "inference");
       continue;
     }
-    const Operation& op = graph_.operations[static_cast<std::size_t>(step.operation)];
+    const Operation& op = graph_.operations[static_cast<std::size_t>(step.operations.front())];
     detail::run_narrow_kernel(step.kernel, graph_, op, external_[static_cast<std::size_t>(op.inputs[0])].data(),
                               external_[static_cast<std::size_t>(op.output)].data(), parallel ? pool_.get() : nullptr);
   }
