@@ -36,6 +36,9 @@ Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::Range(0.0, 1.0));
   sub->add_flag("--with-depth", opt->train.with_depth,
                 "Also feed each joint's relative depth as a 2D network estimates it (MoCap + ordinal)");
+  sub->add_flag("--apparent-size", opt->train.apparent_size,
+                "Also feed the pose's apparent size (for one camera set-up, e.g. a benchmark model without virtual "
+                "cameras)");
   sub->add_option("--depth-noise", opt->train.depth_noise, "Per-joint depth noise, in units of the 2D RMS radius");
   sub->add_option("--hidden", opt->train.hidden, "Width of the hidden layers")->check(CLI::Range(8, 8192));
   sub->add_option("--blocks", opt->train.blocks, "Residual blocks")->check(CLI::Range(0, 16));

@@ -14,7 +14,9 @@
 #include <Eigen/SparseCore>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -182,7 +184,12 @@ struct BodyFitInput {
 struct BodyFitOptions {
   double keypoint_sigma_px = 2.0;     // expected keypoint noise
   double keypoint_robust_px = 20.0;   // errors beyond this count less and less (Geman-McClure-like)
-  double joints3d_sigma_m = 0.05;
+  // The lifted 3D joints (BodyFitInput::joints3d) are compared up to scale: a lifter's skeleton has its
+  // training population's size, not this person's. On the round trip with the sparse lifter (fit --round-trip
+  // 50 --lifter sparse) sigma 0.15 m gave the least error (0.10: 52, 0.15: 41, 0.25: 47 mm scale-aligned
+  // vertices on 20 people); compared with their size at 0.05 m they made the fit worse than no lifter at all.
+  double joints3d_sigma_m = 0.15;
+  bool joints3d_scale_free = true;
   double silhouette_sigma_px = 2.0;
   double pose_prior_weight = 1.0;     // (3 helped on 8 walking poses but hurt on all 50: 77 -> 109 mm)
   double shape_prior_weight = 1.0;
@@ -241,6 +248,9 @@ struct BodyRoundTripOptions {
   double noise_px = 2.0;          // standard deviation per image coordinate
   double shape_noise = 0.3;       // added to each shape coefficient
   bool silhouette = true;
+  // Optional 2D -> 3D lifter run on the noisy keypoints, whose joints the fit then agrees with (as in the
+  // pipeline: image -> keypoints -> lifted joints -> body). Returns nullopt when it cannot lift.
+  std::function<std::optional<Joints3D>(const Keypoints2D&, const PinholeCamera<double>&)> lift;
   BodyFitOptions fit;
 };
 struct BodyRoundTripResult {

@@ -6,8 +6,11 @@
 // the focal length), centred on the pelvis and divided by their RMS distance to it (34 numbers; the pelvis
 // pair is always 0), then the pelvis' own normalised coordinates (2 numbers: where in the field of view the
 // person stands, which decides the perspective). A model may also take each joint's relative depth from the
-// 2D network ("MoCap + ordinal"): 17 more numbers, the depths in the same normalised units. Output: joints
-// 1..16 minus the pelvis, millimetres.
+// 2D network ("MoCap + ordinal"): 17 more numbers, the depths in the same normalised units. A model may also
+// take the pose's apparent size (one more number, last: the log of that RMS distance in normalised camera
+// units, i.e. size over distance). With one camera set-up, as in a benchmark's studio, the apparent size and
+// where the pelvis stands in the view tell the person's distance and so their metric size; a model for any
+// camera gains little from it. Output: joints 1..16 minus the pelvis, millimetres.
 #pragma once
 
 #include <filesystem>
@@ -25,11 +28,20 @@ inline constexpr int kMlpLifterInputs = 36;
 inline constexpr int kMlpLifterInputsWithDepth = kMlpLifterInputs + 17;
 inline constexpr int kMlpLifterOutputs = 48;
 
+// Which inputs a lifter network takes, beyond the 36 of every model.
+struct MlpLifterInputs {
+  bool depth = false;          // 17 relative depths from the 2D network
+  bool apparent_size = false;  // log of the 2D RMS radius in normalised camera units
+  constexpr int count() const { return kMlpLifterInputs + (depth ? 17 : 0) + (apparent_size ? 1 : 0); }
+  // The layout of a network with `inputs` inputs; false if no layout has that many.
+  static bool from_count(int inputs, MlpLifterInputs& layout);
+};
+
 // Features of H36M-17 pixel coordinates seen by `camera`, and with `depth` (17 relative depths in pixels, as
-// Keypoints2D::depth) also the depth features. Returns false (and leaves `features` undefined) when the points
-// are degenerate (non-finite, or all at the pelvis).
+// Keypoints2D::depth) also the depth features, and with `apparent_size` the size feature after them. Returns
+// false (and leaves `features` undefined) when the points are degenerate (non-finite, or all at the pelvis).
 bool mlp_lifter_features(const Eigen::Matrix2Xd& pixels, const PinholeCamera<double>& camera, float* features,
-                         const Eigen::VectorXd* depth = nullptr);
+                         const Eigen::VectorXd* depth = nullptr, bool apparent_size = false);
 
 // The features of the mirror image: x -> 2 cx - x with left and right swapped (for flip averaging).
 Eigen::Matrix2Xd mirror_h36m_pixels(const Eigen::Matrix2Xd& pixels, double cx);
@@ -58,13 +70,16 @@ class MlpLifter final : public Lifter {
   void lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const std::vector<Eigen::VectorXd>& depths,
                   const PinholeCamera<double>& camera, std::vector<Eigen::Matrix3Xd>& joints_mm) const;
   // Whether the model takes relative depths from the 2D network as input.
-  bool uses_depth() const { return weights_.spec.inputs == kMlpLifterInputsWithDepth; }
+  bool uses_depth() const { return inputs_.depth; }
+  // Whether the model takes the pose's apparent size (then it needs the real intrinsics to be meaningful).
+  bool uses_apparent_size() const { return inputs_.apparent_size; }
 
   const MlpWeights& weights() const { return weights_; }
 
  private:
   MlpWeights weights_;
   MlpLifterOptions options_;
+  MlpLifterInputs inputs_;
   mutable std::mutex mutex_;  // Mlp keeps work buffers
   mutable std::unique_ptr<Mlp> mlp_;
 };

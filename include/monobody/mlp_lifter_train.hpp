@@ -36,6 +36,9 @@ struct MlpLifterTrainOptions {
   bool with_depth = false;
   double depth_noise = 0.25;
   double depth_scale_noise = 0.4;
+  // Also feed the pose's apparent size (mlp_lifter.hpp): worth it for one camera set-up (a benchmark model
+  // trained without virtual cameras), not for a model meant for any camera.
+  bool apparent_size = false;
   int hidden = 1024;
   int blocks = 2;
   int epochs = 20;

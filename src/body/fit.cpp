@@ -80,6 +80,7 @@ struct Stage {
   SkinnedPoints joint3d_points;
   std::vector<Eigen::Vector3d> joint3d_targets;
   std::vector<double> joint3d_weights;
+  bool joint3d_scale_free = false;            // compare after scaling the targets to the model's size
   // Silhouette: sampled vertices kept inside (distance transform), outline correspondences.
   SkinnedPoints inside_points;
   const ceres::BiCubicInterpolator<ceres::Grid2D<double, 1>>* outside_distance = nullptr;
@@ -133,10 +134,21 @@ struct BodyCost {
     }
     if (s.joint3d_points.size()) {
       const Vec3<T> root = s.joint3d_points.pose(0, shape, rotations.data(), offsets.data());
+      std::vector<Vec3<T>> posed(std::size_t(s.joint3d_points.size()));
+      T cross = T(0), norm = T(0);
       for (int i = 0; i < s.joint3d_points.size(); ++i) {
-        const Vec3<T> p = s.joint3d_points.pose(i, shape, rotations.data(), offsets.data()) - root;
-        for (int d = 0; d < 3; ++d) *r++ = (p[d] - s.joint3d_targets[std::size_t(i)][d]) * s.joint3d_weights[std::size_t(i)];
+        posed[std::size_t(i)] = s.joint3d_points.pose(i, shape, rotations.data(), offsets.data()) - root;
+        const double w2 = s.joint3d_weights[std::size_t(i)] * s.joint3d_weights[std::size_t(i)];
+        cross += w2 * posed[std::size_t(i)].dot(s.joint3d_targets[std::size_t(i)].cast<T>());
+        norm += T(w2 * s.joint3d_targets[std::size_t(i)].squaredNorm());
       }
+      // Scale-free: the lifter's skeleton is sized by its training population, not by this person, so only
+      // its shape (the limbs' directions in depth) is compared, at the least-squares scale onto the model's.
+      const T scale = s.joint3d_scale_free && norm > T(0) ? cross / norm : T(1);
+      for (int i = 0; i < s.joint3d_points.size(); ++i)
+        for (int d = 0; d < 3; ++d)
+          *r++ = (posed[std::size_t(i)][d] - scale * s.joint3d_targets[std::size_t(i)][d]) *
+                 s.joint3d_weights[std::size_t(i)];
     }
     for (int i = 0; i < s.inside_points.size(); ++i) {
       const Eigen::Matrix<T, 2, 1> uv = camera.project(s.inside_points.pose(i, shape, rotations.data(), offsets.data()));
@@ -255,6 +267,7 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
   stage.active = im.active;
   stage.camera = input.camera;
   stage.robust_px = options.keypoint_robust_px;
+  stage.joint3d_scale_free = options.joints3d_scale_free;
   stage.pose_weight = options.pose_prior_weight;
   stage.shape_weight = options.shape_prior_weight;
 

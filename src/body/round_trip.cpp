@@ -56,6 +56,9 @@ BodyRoundTripResult body_round_trip(const BodyModel& model, const std::vector<Ei
     BodyFitInput input;
     input.camera = camera;
     input.keypoints = &keypoints;
+    std::optional<Joints3D> lifted;
+    if (options.lift) lifted = options.lift(keypoints, camera);
+    if (lifted) input.joints3d = &*lifted;
     if (options.silhouette) {
       input.mask = mask.data();
       input.mask_width = kWidth;

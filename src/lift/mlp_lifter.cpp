@@ -11,18 +11,28 @@ namespace {
 // H36M-17 left/right partners (from the skeleton definition, computed once).
 const std::vector<int>& h36m_mirror() { return skeleton(JointSet::H36m17).mirror; }
 
-void check_shape(const MlpWeights& w, const std::string& what) {
-  if ((w.spec.inputs != kMlpLifterInputs && w.spec.inputs != kMlpLifterInputsWithDepth) ||
-      w.spec.outputs != kMlpLifterOutputs)
-    throw Error(what + " is not a lifter network (expected " + std::to_string(kMlpLifterInputs) + " or " +
-                std::to_string(kMlpLifterInputsWithDepth) + " inputs and " + std::to_string(kMlpLifterOutputs) +
-                " outputs)");
+MlpLifterInputs check_shape(const MlpWeights& w, const std::string& what) {
+  MlpLifterInputs layout;
+  if (!MlpLifterInputs::from_count(w.spec.inputs, layout) || w.spec.outputs != kMlpLifterOutputs)
+    throw Error(what + " is not a lifter network (expected 36, 37, 53 or 54 inputs and " +
+                std::to_string(kMlpLifterOutputs) + " outputs)");
+  return layout;
 }
 
 }  // namespace
 
+bool MlpLifterInputs::from_count(int inputs, MlpLifterInputs& layout) {
+  for (const bool depth : {false, true})
+    for (const bool size : {false, true})
+      if (MlpLifterInputs{depth, size}.count() == inputs) {
+        layout = {depth, size};
+        return true;
+      }
+  return false;
+}
+
 bool mlp_lifter_features(const Eigen::Matrix2Xd& pixels, const PinholeCamera<double>& camera, float* features,
-                         const Eigen::VectorXd* depth) {
+                         const Eigen::VectorXd* depth, bool apparent_size) {
   if (pixels.cols() != 17 || !pixels.allFinite()) return false;
   if (depth && (depth->size() != 17 || !depth->allFinite())) return false;
   Eigen::Matrix<double, 2, 17> n;
@@ -42,6 +52,7 @@ bool mlp_lifter_features(const Eigen::Matrix2Xd& pixels, const PinholeCamera<dou
     // Pixels -> normalised camera units (divide by the focal length) -> the 2D's RMS units.
     for (int j = 0; j < 17; ++j) features[kMlpLifterInputs + j] = float(((*depth)[j] - (*depth)[0]) / camera.fx / rms);
   }
+  if (apparent_size) features[kMlpLifterInputs + (depth ? 17 : 0)] = float(std::log(rms));
   return true;
 }
 
@@ -74,7 +85,7 @@ MlpLifter::MlpLifter(const std::filesystem::path& model, MlpLifterOptions option
 
 MlpLifter::MlpLifter(MlpWeights weights, MlpLifterOptions options)
     : weights_(std::move(weights)), options_(options) {
-  check_shape(weights_, "the model");
+  inputs_ = check_shape(weights_, "the model");
   mlp_ = std::make_unique<Mlp>(weights_);
 }
 
@@ -87,13 +98,13 @@ void MlpLifter::lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const st
   Eigen::MatrixXf x(weights_.spec.inputs, n * views), y(kMlpLifterOutputs, n * views);
   for (int i = 0; i < n; ++i) {
     const Eigen::VectorXd* depth = uses_depth() ? &depths[std::size_t(i)] : nullptr;
-    if (!mlp_lifter_features(pixels[i], camera, x.col(i).data(), depth))
+    if (!mlp_lifter_features(pixels[i], camera, x.col(i).data(), depth, inputs_.apparent_size))
       throw Error("cannot lift: the 2D keypoints are degenerate (non-finite, or all at one point)");
     if (views == 2) {
       Eigen::VectorXd mirrored_depth;
       if (depth) mirrored_depth = mirror_h36m_depth(*depth);
       mlp_lifter_features(mirror_h36m_pixels(pixels[i], camera.cx), camera, x.col(n + i).data(),
-                          depth ? &mirrored_depth : nullptr);
+                          depth ? &mirrored_depth : nullptr, inputs_.apparent_size);
     }
   }
   {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "monobody/error.hpp"
 #include "monobody/mlp_lifter_train.hpp"
 #include "test_support.hpp"
@@ -63,6 +65,40 @@ TEST(MlpLifterFeatures, DepthsAreInTheUnitsOfThe2D) {
   ASSERT_TRUE(mlp_lifter_features(px, cam, a, &depth));
   EXPECT_NEAR(a[kMlpLifterInputs + 5], 1.0, 1e-6);
   EXPECT_NEAR(a[kMlpLifterInputs + 4], 0.0, 1e-9);
+}
+
+TEST(MlpLifterFeatures, ApparentSizeComesLastAndTellsTheDistance) {
+  PinholeCamera<double> cam;
+  cam.fx = cam.fy = 1000, cam.cx = 500, cam.cy = 500;
+  const Eigen::Matrix2Xd px = sample_pixels();
+  const Eigen::VectorXd depth = Eigen::VectorXd::LinSpaced(17, 0.0, 160.0);
+  constexpr int n = MlpLifterInputs{true, true}.count();
+  static_assert(n == kMlpLifterInputsWithDepth + 1);
+  float a[n], b[n], plain[kMlpLifterInputsWithDepth];
+  ASSERT_TRUE(mlp_lifter_features(px, cam, a, &depth, true));
+  ASSERT_TRUE(mlp_lifter_features(px, cam, plain, &depth));
+  for (int i = 0; i < kMlpLifterInputsWithDepth; ++i) EXPECT_EQ(a[i], plain[i]) << i;  // same layout before it
+  // The person at half the distance looks twice as large: the size feature (a log) goes up by log 2.
+  const Eigen::Matrix2Xd bigger = (2.0 * (px.colwise() - px.col(0))).colwise() + px.col(0);
+  const Eigen::VectorXd deeper = 2.0 * depth;
+  ASSERT_TRUE(mlp_lifter_features(bigger, cam, b, &deeper, true));
+  EXPECT_NEAR(b[n - 1] - a[n - 1], std::log(2.0), 1e-6);
+  // RMS radius 100 px at a focal length of 1000 px: 0.1 normalised units.
+  double rms = 0;
+  for (int j = 1; j < 17; ++j) rms += (px.col(j) - px.col(0)).squaredNorm();
+  rms = std::sqrt(rms / 16);
+  EXPECT_NEAR(a[n - 1], std::log(rms / 1000.0), 1e-6);
+  // Every layout is known by its input count, and no other count is.
+  for (const bool d : {false, true})
+    for (const bool size : {false, true}) {
+      MlpLifterInputs layout;
+      ASSERT_TRUE(MlpLifterInputs::from_count(MlpLifterInputs{d, size}.count(), layout));
+      EXPECT_EQ(layout.depth, d);
+      EXPECT_EQ(layout.apparent_size, size);
+    }
+  MlpLifterInputs layout;
+  EXPECT_FALSE(MlpLifterInputs::from_count(35, layout));
+  EXPECT_FALSE(MlpLifterInputs::from_count(55, layout));
 }
 
 TEST(MlpLifterTraining, ShortRunLearnsToLiftHuman36m) {

@@ -133,7 +133,8 @@ class SampleMaker {
     }
     Eigen::VectorXd depth;
     if (options_.with_depth) depth = simulate_network_depth(cam, intrinsics, px, options_.depth_noise, options_.depth_scale_noise, rng);
-    if (!mlp_lifter_features(px, intrinsics, x, options_.with_depth ? &depth : nullptr)) return false;
+    if (!mlp_lifter_features(px, intrinsics, x, options_.with_depth ? &depth : nullptr, options_.apparent_size))
+      return false;
     for (int j = 1; j < 17; ++j)
       for (int d = 0; d < 3; ++d) y[3 * (j - 1) + d] = float(cam(d, j) - cam(d, 0));
     return true;
@@ -211,11 +212,11 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
   }
   if (bank.poses.empty()) throw Error("train-lifter: no training poses");
 
-  const int inputs = o.with_depth ? kMlpLifterInputsWithDepth : kMlpLifterInputs;
+  const int inputs = MlpLifterInputs{o.with_depth, o.apparent_size}.count();
   // Validation inputs, fixed for the whole run.
   Validation val;
   {
-    std::vector<std::array<float, kMlpLifterInputsWithDepth>> xs, xm;
+    std::vector<std::array<float, kMlpLifterInputsWithDepth + 1>> xs, xm;
     std::mt19937 validation_rng(12345);  // the same noisy depths in every epoch and run
     for (const H36mSequence& s : load_h36m(o.h36m_dir, o.validation_subjects)) {
       for (int c = 0; c < kH36mCameraCount; ++c) {
@@ -227,15 +228,16 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
           for (int j = 0; j < 17; ++j) p.col(j) = cam.pose.to_camera(w.col(j));
           const Eigen::Matrix2Xd px =
               o.noise == LifterNoise::Detector ? Eigen::Matrix2Xd(sh_as_h36m(det, f).xy) : project(p, cam.intrinsics);
-          std::array<float, kMlpLifterInputsWithDepth> a{}, b{};
+          std::array<float, kMlpLifterInputsWithDepth + 1> a{}, b{};
           Eigen::VectorXd depth, mirrored;
           if (o.with_depth) {
             depth = simulate_network_depth(p, cam.intrinsics, px, o.depth_noise, o.depth_scale_noise, validation_rng);
             mirrored = mirror_h36m_depth(depth);
           }
-          if (!mlp_lifter_features(px, cam.intrinsics, a.data(), o.with_depth ? &depth : nullptr)) continue;
+          if (!mlp_lifter_features(px, cam.intrinsics, a.data(), o.with_depth ? &depth : nullptr, o.apparent_size))
+            continue;
           mlp_lifter_features(mirror_h36m_pixels(px, cam.intrinsics.cx), cam.intrinsics, b.data(),
-                              o.with_depth ? &mirrored : nullptr);
+                              o.with_depth ? &mirrored : nullptr, o.apparent_size);
           xs.push_back(a);
           xm.push_back(b);
           val.truth.push_back(p);
@@ -278,6 +280,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
                                 : o.noise == LifterNoise::Gaussian ? "gaussian"
                                                                    : "none"},
                       {"with_depth", o.with_depth},
+                      {"apparent_size", o.apparent_size},
                       {"virtual_camera_fraction", o.virtual_camera_fraction},
                       {"paired_detection_fraction", o.paired_detection_fraction},
                       {"epochs", o.epochs},
