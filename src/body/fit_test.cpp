@@ -12,6 +12,19 @@
 namespace monobody {
 namespace {
 
+// Frame 40 of a CMU walk on the mean body, turned `turn` radians about the vertical from facing the camera
+// (y down), its pelvis `distance` metres in front of it.
+BodyPose walking_person(const BodyModel& model, const std::filesystem::path& clip, double turn, double distance) {
+  BodyPose truth = BodyPose::zero(model);
+  truth.pose = retarget_cmu_clip(model, clip, 1).at(40);
+  truth.pose.head<3>().setZero();
+  truth.global_orient = matrix_to_axis_angle<double>(
+      (Eigen::AngleAxisd(M_PI, Eigen::Vector3d::UnitX()) * Eigen::AngleAxisd(turn, Eigen::Vector3d::UnitY()))
+          .toRotationMatrix());
+  truth.translation = Eigen::Vector3d(0, 0, distance) - model.rest_joints(truth.shape).col(0);
+  return truth;
+}
+
 TEST(BodyFit, SyntheticRoundTripExplainsTheImageAndRecoversTheBodyUpToScale) {
   MONOBODY_MODEL_FILE_OR_SKIP(path, "body/monobody_body_v1.bin");
   MONOBODY_SHARED_FILE_OR_SKIP(clip, "mocap/cmu/expmap_li2018/test/walking/walking_1.pos3d.npy");
@@ -39,11 +52,7 @@ TEST(BodyFit, TemporalTermSteadiesAStillPersonInVideo) {
   MONOBODY_SHARED_FILE_OR_SKIP(clip, "mocap/cmu/expmap_li2018/test/walking/walking_1.pos3d.npy");
   const BodyModel model = load_body_model(path);
   const BodyFitter fitter(model);
-  BodyPose truth = BodyPose::zero(model);
-  truth.pose = retarget_cmu_clip(model, clip, 1).at(40);
-  truth.pose.head<3>().setZero();
-  truth.global_orient = Eigen::Vector3d(M_PI, 0, 0);  // facing the camera, y down
-  truth.translation = Eigen::Vector3d(0, 0, 4.0) - model.rest_joints(truth.shape).col(0);
+  const BodyPose truth = walking_person(model, clip, 0.0, 4.0);
   BodyPoser poser(model);
   poser.pose(truth);
   PinholeCamera<double> camera;
@@ -99,14 +108,8 @@ TEST(BodyFit, LiftedJointsGuideThePoseButNotTheSize) {
   MONOBODY_SHARED_FILE_OR_SKIP(clip, "mocap/cmu/expmap_li2018/test/walking/walking_1.pos3d.npy");
   const BodyModel model = load_body_model(path);
   const BodyFitter fitter(model);
-  BodyPose truth = BodyPose::zero(model);
-  truth.pose = retarget_cmu_clip(model, clip, 1).at(40);
-  truth.pose.head<3>().setZero();
   // Turned 50 degrees from the camera, so that the limbs' depths are what the 2D leaves open.
-  truth.global_orient = matrix_to_axis_angle<double>(
-      (Eigen::AngleAxisd(M_PI, Eigen::Vector3d::UnitX()) * Eigen::AngleAxisd(0.87, Eigen::Vector3d::UnitY()))
-          .toRotationMatrix());
-  truth.translation = Eigen::Vector3d(0, 0, 4.5) - model.rest_joints(truth.shape).col(0);
+  const BodyPose truth = walking_person(model, clip, 0.87, 4.5);
   BodyPoser poser(model);
   poser.pose(truth);
   PinholeCamera<double> camera;

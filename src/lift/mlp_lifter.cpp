@@ -140,6 +140,8 @@ LiftOutput MlpLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<dou
     pixels.col(j) = pixels.col(parents[j]);
     if (depth.size() == 17) depth[j] = depth[parents[j]];
   }
+  if (!camera && uses_apparent_size())
+    throw Error("cannot lift: this network reads the person's apparent size, which needs the camera's intrinsics");
   PinholeCamera<double> cam;
   if (camera) {
     cam = *camera;

@@ -115,6 +115,7 @@ TEST(MlpLifterTraining, ShortRunLearnsToLiftHuman36m) {
   o.samples_per_epoch = 25600;
   o.learning_rate = 2e-3f;
   o.threads = 1;
+  o.apparent_size = true;  // the benchmark layout; the default models (tested through the CLI) use the base one
   std::vector<MlpLifterEpoch> epochs;
   const MlpWeights w = train_mlp_lifter(o, {}, [&](const MlpLifterEpoch& e, const MlpWeights&) { epochs.push_back(e); });
   ASSERT_EQ(epochs.size(), 4u);  // epoch 0 (untrained) and three of training
@@ -138,6 +139,10 @@ TEST(MlpLifterTraining, ShortRunLearnsToLiftHuman36m) {
   EXPECT_GT(j.xyz(1, 3), 0.5);
   EXPECT_LT(j.xyz(1, 3), 1.2);
   EXPECT_THROW(lifter.lift(Keypoints2D::zeros(JointSet::H36m17), &cam), Error);
+  // The size input means nothing without the real intrinsics: refused rather than guessed.
+  EXPECT_EQ(w.spec.inputs, kMlpLifterInputs + 1);
+  ASSERT_TRUE(lifter.uses_apparent_size());
+  EXPECT_THROW(lifter.lift(kp, nullptr), Error);
 }
 
 }  // namespace
