@@ -81,6 +81,7 @@ struct Stage {
   std::vector<Eigen::Vector3d> joint3d_targets;
   std::vector<double> joint3d_weights;
   bool joint3d_scale_free = false;            // compare after scaling the targets to the model's size
+  double joint3d_target_norm = 0;             // sum of weight^2 |target|^2 (the scale's denominator)
   // Silhouette: sampled vertices kept inside (distance transform), outline correspondences.
   SkinnedPoints inside_points;
   const ceres::BiCubicInterpolator<ceres::Grid2D<double, 1>>* outside_distance = nullptr;
@@ -133,22 +134,22 @@ struct BodyCost {
       *r++ = e.y() * scale;
     }
     if (s.joint3d_points.size()) {
-      const Vec3<T> root = s.joint3d_points.pose(0, shape, rotations.data(), offsets.data());
-      std::vector<Vec3<T>> posed(std::size_t(s.joint3d_points.size()));
-      T cross = T(0), norm = T(0);
-      for (int i = 0; i < s.joint3d_points.size(); ++i) {
-        posed[std::size_t(i)] = s.joint3d_points.pose(i, shape, rotations.data(), offsets.data()) - root;
-        const double w2 = s.joint3d_weights[std::size_t(i)] * s.joint3d_weights[std::size_t(i)];
-        cross += w2 * posed[std::size_t(i)].dot(s.joint3d_targets[std::size_t(i)].cast<T>());
-        norm += T(w2 * s.joint3d_targets[std::size_t(i)].squaredNorm());
-      }
       // Scale-free: the lifter's skeleton is sized by its training population, not by this person, so only
       // its shape (the limbs' directions in depth) is compared, at the least-squares scale onto the model's.
-      const T scale = s.joint3d_scale_free && norm > T(0) ? cross / norm : T(1);
+      // The residuals are (p - scale t) w: p w is written first, scale t w subtracted once scale is known.
+      const Vec3<T> root = s.joint3d_points.pose(0, shape, rotations.data(), offsets.data());
+      T* const first = r;
+      T cross = T(0);
+      for (int i = 0; i < s.joint3d_points.size(); ++i) {
+        const Vec3<T> p = s.joint3d_points.pose(i, shape, rotations.data(), offsets.data()) - root;
+        const double w = s.joint3d_weights[std::size_t(i)];
+        cross += w * w * p.dot(s.joint3d_targets[std::size_t(i)].cast<T>());
+        for (int d = 0; d < 3; ++d) *r++ = p[d] * w;
+      }
+      const T scale = s.joint3d_scale_free && s.joint3d_target_norm > 0 ? cross / s.joint3d_target_norm : T(1);
       for (int i = 0; i < s.joint3d_points.size(); ++i)
         for (int d = 0; d < 3; ++d)
-          *r++ = (posed[std::size_t(i)][d] - scale * s.joint3d_targets[std::size_t(i)][d]) *
-                 s.joint3d_weights[std::size_t(i)];
+          first[3 * i + d] -= scale * (s.joint3d_targets[std::size_t(i)][d] * s.joint3d_weights[std::size_t(i)]);
     }
     for (int i = 0; i < s.inside_points.size(); ++i) {
       const Eigen::Matrix<T, 2, 1> uv = camera.project(s.inside_points.pose(i, shape, rotations.data(), offsets.data()));
@@ -299,6 +300,8 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
       im.add_point(stage.joint3d_points, *name);
       stage.joint3d_targets.push_back(j3.xyz.col(i) - *root);
       stage.joint3d_weights.push_back(std::sqrt(std::min(1.0, j3.confidence[i])) / options.joints3d_sigma_m);
+      stage.joint3d_target_norm += stage.joint3d_weights.back() * stage.joint3d_weights.back() *
+                                   stage.joint3d_targets.back().squaredNorm();
     }
   }
 

@@ -126,6 +126,8 @@ void MlpLifter::lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const st
 }
 
 LiftOutput MlpLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const {
+  if (!camera && uses_apparent_size())
+    throw Error("cannot lift: this network reads the person's apparent size, which needs the camera's intrinsics");
   const Keypoints2D h36m =
       keypoints.joint_set == JointSet::H36m17 ? keypoints : map_joints(keypoints, JointSet::H36m17);
   if (h36m.count_valid() < 17 - 4)
@@ -140,8 +142,6 @@ LiftOutput MlpLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<dou
     pixels.col(j) = pixels.col(parents[j]);
     if (depth.size() == 17) depth[j] = depth[parents[j]];
   }
-  if (!camera && uses_apparent_size())
-    throw Error("cannot lift: this network reads the person's apparent size, which needs the camera's intrinsics");
   PinholeCamera<double> cam;
   if (camera) {
     cam = *camera;

@@ -216,7 +216,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
   // Validation inputs, fixed for the whole run.
   Validation val;
   {
-    std::vector<std::array<float, kMlpLifterInputsWithDepth + 1>> xs, xm;
+    std::vector<std::array<float, MlpLifterInputs{true, true}.count()>> xs, xm;
     std::mt19937 validation_rng(12345);  // the same noisy depths in every epoch and run
     for (const H36mSequence& s : load_h36m(o.h36m_dir, o.validation_subjects)) {
       for (int c = 0; c < kH36mCameraCount; ++c) {
@@ -228,7 +228,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
           for (int j = 0; j < 17; ++j) p.col(j) = cam.pose.to_camera(w.col(j));
           const Eigen::Matrix2Xd px =
               o.noise == LifterNoise::Detector ? Eigen::Matrix2Xd(sh_as_h36m(det, f).xy) : project(p, cam.intrinsics);
-          std::array<float, kMlpLifterInputsWithDepth + 1> a{}, b{};
+          std::array<float, MlpLifterInputs{true, true}.count()> a{}, b{};
           Eigen::VectorXd depth, mirrored;
           if (o.with_depth) {
             depth = simulate_network_depth(p, cam.intrinsics, px, o.depth_noise, o.depth_scale_noise, validation_rng);
