@@ -220,6 +220,8 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   if (!relations.empty()) {
                     const Keypoints2D h36m = map_joints(*person.keypoints2d, JointSet::H36m17);
                     const PinholeCamera<double> cam = camera ? *camera : assumed_camera(frame, h36m);
+                    // A network that reads relations lifts again knowing them; the refinement imposes them on any lifter.
+                    if (lifter->reads_relations()) out = lifter->lift_knowing(*person.keypoints2d, camera, relations);
                     out.joints.xyz = refine_with_relations(out.joints.xyz, h36m, cam, relations);
                     const double tolerance = OrdinalRefineOptions{}.equal_tolerance;
                     person.extras["lift"]["relations"] = relations.size();

@@ -39,6 +39,12 @@ Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_flag("--apparent-size", opt->train.apparent_size,
                 "Also feed the pose's apparent size (for one camera set-up, e.g. a benchmark model without virtual "
                 "cameras)");
+  sub->add_option("--relations", opt->train.relations,
+                  "Also feed ordinal depth relations: each sample gets 0 to this many random true ones (0: none)")
+      ->check(CLI::Range(0, 136));
+  sub->add_option("--validation-relations", opt->train.validation_relations,
+                  "With --relations: true relations per validation pose")
+      ->check(CLI::Range(0, 136));
   sub->add_option("--depth-noise", opt->train.depth_noise, "Per-joint depth noise, in units of the 2D RMS radius");
   sub->add_option("--hidden", opt->train.hidden, "Width of the hidden layers")->check(CLI::Range(8, 8192));
   sub->add_option("--blocks", opt->train.blocks, "Residual blocks")->check(CLI::Range(0, 16));

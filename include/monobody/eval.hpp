@@ -65,7 +65,8 @@ struct H36mEvalOptions {
   // for the simulated annotator.
   double ordinal_tolerance_mm = 100.0;
   // A simulated annotator: this many random joint pairs per pose with their true order ("Z(a) > Z(b)", ...),
-  // given to refine_with_relations() after lifting. 0: none.
+  // given to a lifter that reads relations (Lifter::lift_knowing) and to refine_with_relations() after lifting.
+  // 0: none.
   int simulated_relations = 0;
   // For lifters that read each joint's relative depth from the 2D network (mlp+ordinal): the true depths with
   // the training's noise model (mlp_lifter_train.hpp), since the data has no network depths. < 0: none.
@@ -79,7 +80,7 @@ struct H36mActionErrors {
   long poses = 0;
   double p1 = 0.0;  // MPJPE after root alignment, mm
   double p2 = 0.0;  // PA-MPJPE, mm
-  double p1_without_relations = 0.0, p2_without_relations = 0.0;  // with simulated relations: before refining
+  double p1_without_relations = 0.0, p2_without_relations = 0.0;  // with simulated relations: lifted without them
 };
 
 struct H36mReport {
@@ -92,7 +93,8 @@ struct H36mReport {
   long failures = 0;                                    // poses the lifter rejected (not in the means)
   double ordinal_accuracy = 0.0;                        // mean over poses of the fraction of joint pairs in the
                                                         // right depth order
-  // With simulated relations: the same measures before the refinement (p1 and p2 hold those after it).
+  // With simulated relations: the same measures lifted without them (p1 and p2 hold those with them: a lifter
+  // that reads relations lifts knowing them, and every result is then refined to satisfy them).
   int relations_per_pose = 0;
   double p1_without_relations = 0.0, p2_without_relations = 0.0, ordinal_accuracy_without_relations = 0.0;
   std::vector<double> milliseconds;                     // per pose, in evaluation order

@@ -25,6 +25,7 @@
 
 #include "monobody/camera.hpp"
 #include "monobody/keypoints.hpp"
+#include "monobody/ordinal.hpp"
 
 namespace monobody {
 
@@ -156,6 +157,12 @@ class Lifter {
   // frames one by one. A frame that cannot be lifted is empty in the result.
   virtual std::vector<std::optional<LiftOutput>> lift_sequence(const std::vector<Keypoints2D>& frames,
                                                                const PinholeCamera<double>* camera) const;
+  // Whether lift_knowing() reads ordinal depth relations (a network trained with them as input).
+  virtual bool reads_relations() const { return false; }
+  // Lifts knowing ordinal relations about the person (H36M-17 joints), for a lifter that reads them; the others
+  // lift as lift() does. Either way refine_with_relations() then makes the result satisfy them.
+  virtual LiftOutput lift_knowing(const Keypoints2D& keypoints, const PinholeCamera<double>* camera,
+                                  const std::vector<OrdinalRelation>& relations) const;
 };
 
 // Which lifter turns 2D into 3D.

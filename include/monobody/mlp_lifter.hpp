@@ -8,7 +8,10 @@
 // person stands, which decides the perspective). A model may also take each joint's relative depth from the
 // 2D network ("MoCap + ordinal"): 17 more numbers, the depths in the same normalised units. A model may also
 // take the pose's apparent size (one more number, last: the log of that RMS distance in normalised camera
-// units, i.e. size over distance). With one camera set-up, as in a benchmark's studio, the apparent size and
+// units, i.e. size over distance). A model may also take ordinal depth relations about the person (the last
+// kMlpLifterRelationInputs numbers: for each of the 136 joint pairs, whether a relation is given and its sign),
+// so that an annotator's "Z(left knee) > Z(right knee)" informs the whole pose, not only the two joints. With one
+// camera set-up, as in a benchmark's studio, the apparent size and
 // where the pelvis stands in the view tell the person's distance and so their metric size; a model for any
 // camera gains little from it. Output: joints 1..16 minus the pelvis, millimetres.
 #pragma once
@@ -21,27 +24,36 @@
 #include "monobody/keypoints.hpp"
 #include "monobody/lift.hpp"
 #include "monobody/mlp.hpp"
+#include "monobody/ordinal.hpp"
 
 namespace monobody {
 
 inline constexpr int kMlpLifterInputs = 36;
 inline constexpr int kMlpLifterInputsWithDepth = kMlpLifterInputs + 17;
 inline constexpr int kMlpLifterOutputs = 48;
+// Two numbers per unordered joint pair (a < b): 1 if a relation about the pair is given (else 0), and its sign
+// (+1: Z(a) > Z(b), a is farther; -1: nearer; 0: "=" or none).
+inline constexpr int kMlpLifterRelationInputs = 2 * 17 * 16 / 2;
 
 // Which inputs a lifter network takes, beyond the 36 of every model.
 struct MlpLifterInputs {
   bool depth = false;          // 17 relative depths from the 2D network
   bool apparent_size = false;  // log of the 2D RMS radius in normalised camera units
-  constexpr int count() const { return kMlpLifterInputs + (depth ? 17 : 0) + (apparent_size ? 1 : 0); }
+  bool relations = false;      // ordinal depth relations (kMlpLifterRelationInputs numbers)
+  constexpr int count() const {
+    return kMlpLifterInputs + (depth ? 17 : 0) + (apparent_size ? 1 : 0) + (relations ? kMlpLifterRelationInputs : 0);
+  }
   // The layout of a network with `inputs` inputs; false if no layout has that many.
   static bool from_count(int inputs, MlpLifterInputs& layout);
 };
 
 // Features of H36M-17 pixel coordinates seen by `camera`, and with `depth` (17 relative depths in pixels, as
-// Keypoints2D::depth) also the depth features, and with `apparent_size` the size feature after them. Returns
-// false (and leaves `features` undefined) when the points are degenerate (non-finite, or all at the pelvis).
+// Keypoints2D::depth) also the depth features, and with `apparent_size` the size feature after them, and with
+// `relations` (H36M-17 joints; may be empty) the relation features last. Returns false (and leaves `features`
+// undefined) when the points are degenerate (non-finite, or all at the pelvis).
 bool mlp_lifter_features(const Eigen::Matrix2Xd& pixels, const PinholeCamera<double>& camera, float* features,
-                         const Eigen::VectorXd* depth = nullptr, bool apparent_size = false);
+                         const Eigen::VectorXd* depth = nullptr, bool apparent_size = false,
+                         const std::vector<OrdinalRelation>* relations = nullptr);
 
 // The features of the mirror image: x -> 2 cx - x with left and right swapped (for flip averaging).
 Eigen::Matrix2Xd mirror_h36m_pixels(const Eigen::Matrix2Xd& pixels, double cx);
@@ -49,6 +61,8 @@ Eigen::Matrix2Xd mirror_h36m_pixels(const Eigen::Matrix2Xd& pixels, double cx);
 Eigen::VectorXd mirror_h36m_depth(const Eigen::VectorXd& depth);
 // Mirrors root-relative camera-frame joints (x -> -x, left and right swapped).
 Eigen::Matrix3Xd mirror_h36m_joints(const Eigen::Matrix3Xd& joints);
+// The same relations about the mirror image (left and right joints swapped; depths do not change).
+std::vector<OrdinalRelation> mirror_h36m_relations(const std::vector<OrdinalRelation>& relations);
 
 struct MlpLifterOptions {
   bool flip_average = true;  // also lift the mirror image and average (test-time augmentation)
@@ -65,10 +79,16 @@ class MlpLifter final : public Lifter {
   // intrinsics (nullptr: unknown; the person is then taken to be at the centre of the view). Returns H36M-17
   // joints in metres, camera frame, pelvis at the origin. Throws monobody::Error for unusable keypoints.
   LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const override;
-  // Batched: pixels (H36M-17, one 2 x 17 block per pose; with depths for a model that uses them) -> joints
-  // (3 x 17 per pose, millimetres).
+  // The same, for a model that reads ordinal relations (H36M-17 joints): the network sees them. A model that
+  // does not read them ignores them (refine_with_relations() imposes relations on any lifter's output).
+  bool reads_relations() const override { return inputs_.relations; }
+  LiftOutput lift_knowing(const Keypoints2D& keypoints, const PinholeCamera<double>* camera,
+                          const std::vector<OrdinalRelation>& relations) const override;
+  // Batched: pixels (H36M-17, one 2 x 17 block per pose; with depths for a model that uses them; with relations
+  // per pose for a model that reads them, else none) -> joints (3 x 17 per pose, millimetres).
   void lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const std::vector<Eigen::VectorXd>& depths,
-                  const PinholeCamera<double>& camera, std::vector<Eigen::Matrix3Xd>& joints_mm) const;
+                  const PinholeCamera<double>& camera, std::vector<Eigen::Matrix3Xd>& joints_mm,
+                  const std::vector<std::vector<OrdinalRelation>>* relations = nullptr) const;
   // Whether the model takes relative depths from the 2D network as input.
   bool uses_depth() const { return inputs_.depth; }
   // Whether the model takes the pose's apparent size (then it needs the real intrinsics to be meaningful).

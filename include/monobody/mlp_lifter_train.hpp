@@ -39,6 +39,12 @@ struct MlpLifterTrainOptions {
   // Also feed the pose's apparent size (mlp_lifter.hpp): worth it for one camera set-up (a benchmark model
   // trained without virtual cameras), not for a model meant for any camera.
   bool apparent_size = false;
+  // Also feed ordinal depth relations (mlp_lifter.hpp): each sample gets a uniformly random number in [0,
+  // relations] of random joint pairs with their true order, "=" within relation_tolerance_mm (an annotator's
+  // statements). 0: a model without relation inputs. The validation poses get validation_relations each.
+  int relations = 0;
+  double relation_tolerance_mm = 100.0;
+  int validation_relations = 10;
   int hidden = 1024;
   int blocks = 2;
   int epochs = 20;

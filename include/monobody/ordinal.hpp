@@ -11,6 +11,7 @@
 
 #include <Eigen/Core>
 #include <filesystem>
+#include <random>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +44,11 @@ double ordinal_accuracy(const Eigen::Matrix3Xd& estimate, const Eigen::Matrix3Xd
 // Fraction of the given relations that `joints` satisfy: "<" and ">" by any margin, "=" within the tolerance.
 double relations_satisfied(const Eigen::Matrix3Xd& joints, const std::vector<OrdinalRelation>& relations,
                            double equal_tolerance);
+
+// `count` random relations about camera-frame joints (random pairs of distinct joints, possibly repeated),
+// with their true order, "=" within `tolerance` (the units of the joints): a simulated annotator.
+std::vector<OrdinalRelation> simulate_relations(const Eigen::Matrix3Xd& joints, int count, double tolerance,
+                                                std::mt19937& rng);
 
 // The camera-frame translation T that best places root-relative joints X (metres) on the 2D keypoints:
 // least squares in normalised image coordinates, linear in T. Throws monobody::Error with < 2 valid joints.

@@ -33,19 +33,6 @@ struct PoseResult {
   bool ok = false;
 };
 
-// A simulated annotator's relations: random joint pairs with their true depth order.
-std::vector<OrdinalRelation> simulated_relations(const Eigen::Matrix3Xd& truth, int count, double tolerance,
-                                                 std::mt19937& rng) {
-  std::vector<OrdinalRelation> relations;
-  for (int k = 0; k < count; ++k) {
-    const int a = int(rng() % 17);
-    int b = int(rng() % 16);
-    if (b >= a) ++b;
-    relations.push_back({a, b, ordinal_order(truth(2, a), truth(2, b), tolerance)});
-  }
-  return relations;
-}
-
 std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, const H36mEvalOptions& options,
                                  unsigned seed) {
   const H36mInput input = options.input;
@@ -112,14 +99,18 @@ std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, const H36m
     out[i].iterations = lifted[i]->iterations;
     out[i].ok = true;
     if (options.simulated_relations > 0) {
-      const auto relations = simulated_relations(truth, options.simulated_relations, tolerance, rng);
+      const auto relations = simulate_relations(truth, options.simulated_relations, tolerance, rng);
       const Keypoints2D h36m =
           inputs[i].joint_set == JointSet::H36m17 ? inputs[i] : map_joints(inputs[i], JointSet::H36m17);
       OrdinalRefineOptions refine;
       // The simulated annotator says "=" within the tolerance, so its ">" means a gap of at least as much.
       refine.equal_tolerance = refine.margin = tolerance / 1000.0;
       try {
-        estimate = refine_with_relations(lifted[i]->joints.xyz, h36m, v.camera.intrinsics, relations, refine) * 1000.0;
+        // A lifter that reads relations lifts again knowing them; the refinement then imposes them on any lifter.
+        const Eigen::Matrix3Xd lifted_knowing = lifter.reads_relations()
+                                                    ? lifter.lift_knowing(inputs[i], &v.camera.intrinsics, relations).joints.xyz
+                                                    : lifted[i]->joints.xyz;
+        estimate = refine_with_relations(lifted_knowing, h36m, v.camera.intrinsics, relations, refine) * 1000.0;
         out[i].p1 = mpjpe(estimate, truth);
         out[i].p2 = pa_mpjpe(estimate, truth);
         out[i].ordinal = ordinal_accuracy(estimate, truth, tolerance);

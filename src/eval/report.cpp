@@ -58,7 +58,7 @@ std::string to_markdown(const H36mReport& r) {
          header + "\n" + rule + "\n" + p1 + "\n" + p2 + "\n" +
          fmt::format("\nOrdinal depth accuracy {:.1f} % of joint pairs.\n", 100.0 * r.ordinal_accuracy) +
          (r.relations_per_pose > 0
-              ? fmt::format("With {} simulated annotator relations per pose; before refining with them: P1 {:.1f}, P2 "
+              ? fmt::format("With {} simulated annotator relations per pose; without them: P1 {:.1f}, P2 "
                             "{:.1f} mm, ordinal accuracy {:.1f} % (P1 {:+.1f} %).\n",
                             r.relations_per_pose, r.p1_without_relations, r.p2_without_relations,
                             100.0 * r.ordinal_accuracy_without_relations,

@@ -18,6 +18,11 @@ std::vector<std::optional<LiftOutput>> Lifter::lift_sequence(const std::vector<K
   return out;
 }
 
+LiftOutput Lifter::lift_knowing(const Keypoints2D& keypoints, const PinholeCamera<double>* camera,
+                                const std::vector<OrdinalRelation>&) const {
+  return lift(keypoints, camera);
+}
+
 std::string_view to_string(LifterKind kind) {
   switch (kind) {
     case LifterKind::Sparse: return "sparse";

@@ -1,5 +1,6 @@
 #include "monobody/mlp_lifter.hpp"
 
+#include <algorithm>
 #include <cmath>
 
 #include "monobody/error.hpp"
@@ -24,15 +25,17 @@ MlpLifterInputs check_shape(const MlpWeights& w, const std::string& what) {
 bool MlpLifterInputs::from_count(int inputs, MlpLifterInputs& layout) {
   for (const bool depth : {false, true})
     for (const bool size : {false, true})
-      if (MlpLifterInputs{depth, size}.count() == inputs) {
-        layout = {depth, size};
-        return true;
-      }
+      for (const bool relations : {false, true})
+        if (MlpLifterInputs{depth, size, relations}.count() == inputs) {
+          layout = {depth, size, relations};
+          return true;
+        }
   return false;
 }
 
 bool mlp_lifter_features(const Eigen::Matrix2Xd& pixels, const PinholeCamera<double>& camera, float* features,
-                         const Eigen::VectorXd* depth, bool apparent_size) {
+                         const Eigen::VectorXd* depth, bool apparent_size,
+                         const std::vector<OrdinalRelation>* relations) {
   if (pixels.cols() != 17 || !pixels.allFinite()) return false;
   if (depth && (depth->size() != 17 || !depth->allFinite())) return false;
   Eigen::Matrix<double, 2, 17> n;
@@ -53,6 +56,21 @@ bool mlp_lifter_features(const Eigen::Matrix2Xd& pixels, const PinholeCamera<dou
     for (int j = 0; j < 17; ++j) features[kMlpLifterInputs + j] = float(((*depth)[j] - (*depth)[0]) / camera.fx / rms);
   }
   if (apparent_size) features[kMlpLifterInputs + (depth ? 17 : 0)] = float(std::log(rms));
+  if (relations) {
+    float* r = features + MlpLifterInputs{depth != nullptr, apparent_size, false}.count();
+    std::fill(r, r + kMlpLifterRelationInputs, 0.0f);
+    for (const OrdinalRelation& rel : *relations) {
+      if (rel.a == rel.b || rel.a < 0 || rel.b < 0 || rel.a >= 17 || rel.b >= 17) return false;
+      const int a = std::min(rel.a, rel.b), b = std::max(rel.a, rel.b);
+      const int pair = a * 17 - a * (a + 1) / 2 + (b - a - 1);  // index of (a, b) among the pairs a < b
+      float sign = rel.order == OrdinalRelation::Order::Equal ? 0.0f
+                   : rel.order == OrdinalRelation::Order::Farther ? 1.0f
+                                                                  : -1.0f;
+      if (a != rel.a) sign = -sign;  // stated as Z(b) ? Z(a)
+      r[2 * pair] = 1.0f;
+      r[2 * pair + 1] = sign;
+    }
+  }
   return true;
 }
 
@@ -80,6 +98,17 @@ Eigen::Matrix3Xd mirror_h36m_joints(const Eigen::Matrix3Xd& joints) {
   return out;
 }
 
+std::vector<OrdinalRelation> mirror_h36m_relations(const std::vector<OrdinalRelation>& relations) {
+  const auto& mirror = h36m_mirror();
+  std::vector<OrdinalRelation> out = relations;
+  for (OrdinalRelation& r : out) {
+    if (r.a < 0 || r.b < 0 || r.a >= 17 || r.b >= 17) continue;  // refused by mlp_lifter_features
+    r.a = mirror[std::size_t(r.a)];
+    r.b = mirror[std::size_t(r.b)];
+  }
+  return out;
+}
+
 MlpLifter::MlpLifter(const std::filesystem::path& model, MlpLifterOptions options)
     : MlpLifter(load_mlp(model), options) {}
 
@@ -90,21 +119,33 @@ MlpLifter::MlpLifter(MlpWeights weights, MlpLifterOptions options)
 }
 
 void MlpLifter::lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const std::vector<Eigen::VectorXd>& depths,
-                           const PinholeCamera<double>& camera, std::vector<Eigen::Matrix3Xd>& joints_mm) const {
+                           const PinholeCamera<double>& camera, std::vector<Eigen::Matrix3Xd>& joints_mm,
+                           const std::vector<std::vector<OrdinalRelation>>* relations) const {
   const int n = int(pixels.size());
   const int views = options_.flip_average ? 2 : 1;
   if (uses_depth() && depths.size() != pixels.size())
     throw Error("cannot lift: this model needs each keypoint's relative depth from the 2D network");
+  if (relations && relations->size() != pixels.size()) throw Error("cannot lift: one list of relations per pose");
+  // A model that reads relations and is given none sees "no relation known" for every pair.
+  static const std::vector<OrdinalRelation> none;
+  auto relations_of = [&](int i) -> const std::vector<OrdinalRelation>* {
+    if (!reads_relations()) return nullptr;
+    return relations ? &(*relations)[std::size_t(i)] : &none;
+  };
   Eigen::MatrixXf x(weights_.spec.inputs, n * views), y(kMlpLifterOutputs, n * views);
   for (int i = 0; i < n; ++i) {
     const Eigen::VectorXd* depth = uses_depth() ? &depths[std::size_t(i)] : nullptr;
-    if (!mlp_lifter_features(pixels[i], camera, x.col(i).data(), depth, inputs_.apparent_size))
-      throw Error("cannot lift: the 2D keypoints are degenerate (non-finite, or all at one point)");
+    const std::vector<OrdinalRelation>* rel = relations_of(i);
+    if (!mlp_lifter_features(pixels[i], camera, x.col(i).data(), depth, inputs_.apparent_size, rel))
+      throw Error("cannot lift: the 2D keypoints are degenerate (non-finite, or all at one point), or a relation "
+                  "names a joint outside H36M-17");
     if (views == 2) {
       Eigen::VectorXd mirrored_depth;
       if (depth) mirrored_depth = mirror_h36m_depth(*depth);
+      std::vector<OrdinalRelation> mirrored_relations;
+      if (rel) mirrored_relations = mirror_h36m_relations(*rel);
       mlp_lifter_features(mirror_h36m_pixels(pixels[i], camera.cx), camera, x.col(n + i).data(),
-                          depth ? &mirrored_depth : nullptr, inputs_.apparent_size);
+                          depth ? &mirrored_depth : nullptr, inputs_.apparent_size, rel ? &mirrored_relations : nullptr);
     }
   }
   {
@@ -126,6 +167,11 @@ void MlpLifter::lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const st
 }
 
 LiftOutput MlpLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const {
+  return lift_knowing(keypoints, camera, {});
+}
+
+LiftOutput MlpLifter::lift_knowing(const Keypoints2D& keypoints, const PinholeCamera<double>* camera,
+                                   const std::vector<OrdinalRelation>& relations) const {
   if (!camera && uses_apparent_size())
     throw Error("cannot lift: this network reads the person's apparent size, which needs the camera's intrinsics");
   const Keypoints2D h36m =
@@ -159,7 +205,8 @@ LiftOutput MlpLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<dou
     depths.push_back(depth);
   }
   std::vector<Eigen::Matrix3Xd> joints;
-  lift_batch({pixels}, depths, cam, joints);
+  const std::vector<std::vector<OrdinalRelation>> per_pose = {relations};
+  lift_batch({pixels}, depths, cam, joints, &per_pose);
   LiftOutput out;
   out.joints = Joints3D::zeros(JointSet::H36m17);
   out.joints.xyz = joints[0] / 1000.0;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "monobody/error.hpp"
+#include "monobody/h36m_data.hpp"
 #include "monobody/mlp_lifter_train.hpp"
 #include "test_support.hpp"
 
@@ -90,15 +91,59 @@ TEST(MlpLifterFeatures, ApparentSizeComesLastAndTellsTheDistance) {
   EXPECT_NEAR(a[n - 1], std::log(rms / 1000.0), 1e-6);
   // Every layout is known by its input count, and no other count is.
   for (const bool d : {false, true})
-    for (const bool size : {false, true}) {
-      MlpLifterInputs layout;
-      ASSERT_TRUE(MlpLifterInputs::from_count(MlpLifterInputs{d, size}.count(), layout));
-      EXPECT_EQ(layout.depth, d);
-      EXPECT_EQ(layout.apparent_size, size);
-    }
+    for (const bool size : {false, true})
+      for (const bool relations : {false, true}) {
+        MlpLifterInputs layout;
+        ASSERT_TRUE(MlpLifterInputs::from_count(MlpLifterInputs{d, size, relations}.count(), layout));
+        EXPECT_EQ(layout.depth, d);
+        EXPECT_EQ(layout.apparent_size, size);
+        EXPECT_EQ(layout.relations, relations);
+      }
   MlpLifterInputs layout;
   EXPECT_FALSE(MlpLifterInputs::from_count(35, layout));
   EXPECT_FALSE(MlpLifterInputs::from_count(55, layout));
+  EXPECT_FALSE(MlpLifterInputs::from_count(kMlpLifterInputs + kMlpLifterRelationInputs - 1, layout));
+}
+
+TEST(MlpLifterFeatures, RelationsSayWhichPairAndWhichWay) {
+  PinholeCamera<double> cam;
+  cam.fx = cam.fy = 1000, cam.cx = 500, cam.cy = 500;
+  const Eigen::Matrix2Xd px = sample_pixels();
+  constexpr int n = MlpLifterInputs{false, true, true}.count();
+  constexpr int first = n - kMlpLifterRelationInputs;
+  static_assert(kMlpLifterRelationInputs == 272);  // 136 pairs
+  float a[n], b[n], plain[kMlpLifterInputs + 1];
+  // "Z(left knee) > Z(right knee)": H36M-17 left knee 5, right knee 2; the pair (2, 5) is the 16 + 15 + 2nd.
+  const auto relations = parse_ordinal_relations("Z(left knee) > Z(right knee)\nZ(head) = Z(thorax)\n");
+  ASSERT_TRUE(mlp_lifter_features(px, cam, a, nullptr, true, &relations));
+  ASSERT_TRUE(mlp_lifter_features(px, cam, plain, nullptr, true));
+  for (int i = 0; i < first; ++i) EXPECT_EQ(a[i], plain[i]) << i;  // the relations come last
+  const int knees = 16 + 15 + (5 - 2 - 1), head_thorax = 8 * 17 - 8 * 9 / 2 + (10 - 8 - 1);
+  for (int p = 0; p < 136; ++p) {
+    const float known = a[first + 2 * p], sign = a[first + 2 * p + 1];
+    if (p == knees) {
+      EXPECT_EQ(known, 1.0f);
+      EXPECT_EQ(sign, -1.0f);  // read as Z(right knee) < Z(left knee): the pair's first joint is nearer
+    } else if (p == head_thorax) {
+      EXPECT_EQ(known, 1.0f);
+      EXPECT_EQ(sign, 0.0f);  // "="
+    } else {
+      EXPECT_EQ(known, 0.0f) << p;
+      EXPECT_EQ(sign, 0.0f) << p;
+    }
+  }
+  // The same statement the other way round reads the same.
+  const auto reversed = parse_ordinal_relations("Z(right knee) < Z(left knee)\nZ(thorax) = Z(head)");
+  ASSERT_TRUE(mlp_lifter_features(px, cam, b, nullptr, true, &reversed));
+  for (int i = 0; i < n; ++i) EXPECT_EQ(a[i], b[i]) << i;
+  // In the mirror image the left knee is the right one: the farther knee is now the pair's first joint.
+  const auto mirrored = mirror_h36m_relations(relations);
+  ASSERT_TRUE(mlp_lifter_features(px, cam, b, nullptr, true, &mirrored));
+  EXPECT_EQ(b[first + 2 * knees + 1], 1.0f);
+  EXPECT_EQ(b[first + 2 * head_thorax + 1], 0.0f);
+  // A joint outside H36M-17 is refused, not written out of bounds.
+  const std::vector<OrdinalRelation> bad = {{3, 17, OrdinalRelation::Order::Farther}};
+  EXPECT_FALSE(mlp_lifter_features(px, cam, b, nullptr, true, &bad));
 }
 
 TEST(MlpLifterTraining, ShortRunLearnsToLiftHuman36m) {
@@ -143,6 +188,55 @@ TEST(MlpLifterTraining, ShortRunLearnsToLiftHuman36m) {
   EXPECT_EQ(w.spec.inputs, kMlpLifterInputs + 1);
   ASSERT_TRUE(lifter.uses_apparent_size());
   EXPECT_THROW(lifter.lift(kp, nullptr), Error);
+}
+
+// The benchmark network that reads ordinal relations, on real poses of the test subject S9 seen by its four
+// cameras: told 10 random true relations per pose (a simulated annotator), the network alone (no refinement)
+// lifts more accurately and honours more of them than without. Measured: P1 43.1 -> 39.4 mm (-8.5 %), relations
+// honoured 86.1 -> 92.2 %.
+TEST(MlpLifter, TenTrueRelationsMakeTheNetworkMoreAccurate) {
+  MONOBODY_SHARED_FILE_OR_SKIP(h36m, "h36m");
+  const MlpLifter lifter(test::source_dir() / "models" / "lift-h36m" / "mlp-h36m-gt-relations.mlp");
+  ASSERT_TRUE(lifter.reads_relations());
+  std::mt19937 rng(7);
+  double p1_without = 0, p1_with = 0, satisfied_without = 0, satisfied_with = 0;
+  long poses = 0;
+  for (const H36mSequence& s : load_h36m(h36m, {"S9"})) {
+    for (const H36mCamera& camera : s.cameras) {
+      for (int f = 0; f < s.frame_count(); f += 100) {
+        Eigen::Matrix3Xd truth(3, 17);
+        Keypoints2D kp = Keypoints2D::zeros(JointSet::H36m17);
+        for (int j = 0; j < 17; ++j) {
+          truth.col(j) = camera.pose.to_camera(Eigen::Vector3d(s.world.at({f, j, 0}), s.world.at({f, j, 1}),
+                                                               s.world.at({f, j, 2})));
+          kp.xy.col(j) = camera.intrinsics.project(truth.col(j));
+        }
+        kp.confidence.setOnes();
+        const auto relations = simulate_relations(truth, 10, 100.0, rng);
+        const Eigen::Matrix3Xd root_relative = truth.colwise() - truth.col(0);
+        const Eigen::Matrix3Xd without = lifter.lift(kp, &camera.intrinsics).joints.xyz * 1000.0;
+        const Eigen::Matrix3Xd with = lifter.lift_knowing(kp, &camera.intrinsics, relations).joints.xyz * 1000.0;
+        p1_without += (without - root_relative).colwise().norm().mean();
+        p1_with += (with - root_relative).colwise().norm().mean();
+        // Honoured as the annotator means them: ">" by more than the 100 mm that "=" allows.
+        for (const OrdinalRelation& r : relations) {
+          satisfied_without += ordinal_order(without(2, r.a), without(2, r.b), 100.0) == r.order;
+          satisfied_with += ordinal_order(with(2, r.a), with(2, r.b), 100.0) == r.order;
+        }
+        ++poses;
+      }
+    }
+  }
+  ASSERT_GT(poses, 500);
+  p1_without /= double(poses), p1_with /= double(poses);
+  satisfied_without /= 10.0 * double(poses), satisfied_with /= 10.0 * double(poses);
+  RecordProperty("p1_without_mm", std::to_string(p1_without));
+  RecordProperty("p1_with_mm", std::to_string(p1_with));
+  // Over some 600 poses the mean moves by well under a millimetre between samples of relations, so 5 % (2 mm) is
+  // what the model must give, with room for a retrained one's spread.
+  EXPECT_LT(p1_without, 50.0);
+  EXPECT_LT(p1_with, 0.95 * p1_without) << "without " << p1_without << " mm, with " << p1_with << " mm";
+  EXPECT_GT(satisfied_with, satisfied_without + 0.05);
 }
 
 }  // namespace

@@ -133,7 +133,11 @@ class SampleMaker {
     }
     Eigen::VectorXd depth;
     if (options_.with_depth) depth = simulate_network_depth(cam, intrinsics, px, options_.depth_noise, options_.depth_scale_noise, rng);
-    if (!mlp_lifter_features(px, intrinsics, x, options_.with_depth ? &depth : nullptr, options_.apparent_size))
+    std::vector<OrdinalRelation> relations;
+    if (options_.relations > 0)
+      relations = simulate_relations(cam, int(rng() % unsigned(options_.relations + 1)), options_.relation_tolerance_mm, rng);
+    if (!mlp_lifter_features(px, intrinsics, x, options_.with_depth ? &depth : nullptr, options_.apparent_size,
+                             options_.relations > 0 ? &relations : nullptr))
       return false;
     for (int j = 1; j < 17; ++j)
       for (int d = 0; d < 3; ++d) y[3 * (j - 1) + d] = float(cam(d, j) - cam(d, 0));
@@ -212,11 +216,13 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
   }
   if (bank.poses.empty()) throw Error("train-lifter: no training poses");
 
-  const int inputs = MlpLifterInputs{o.with_depth, o.apparent_size}.count();
+  const bool with_relations = o.relations > 0;
+  const int inputs = MlpLifterInputs{o.with_depth, o.apparent_size, with_relations}.count();
   // Validation inputs, fixed for the whole run.
   Validation val;
   {
-    std::vector<std::array<float, MlpLifterInputs{true, true}.count()>> xs, xm;
+    constexpr int kMaxInputs = MlpLifterInputs{true, true, true}.count();
+    std::vector<std::array<float, kMaxInputs>> xs, xm;
     std::mt19937 validation_rng(12345);  // the same noisy depths in every epoch and run
     for (const H36mSequence& s : load_h36m(o.h36m_dir, o.validation_subjects)) {
       for (int c = 0; c < kH36mCameraCount; ++c) {
@@ -228,16 +234,23 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
           for (int j = 0; j < 17; ++j) p.col(j) = cam.pose.to_camera(w.col(j));
           const Eigen::Matrix2Xd px =
               o.noise == LifterNoise::Detector ? Eigen::Matrix2Xd(sh_as_h36m(det, f).xy) : project(p, cam.intrinsics);
-          std::array<float, MlpLifterInputs{true, true}.count()> a{}, b{};
+          std::array<float, kMaxInputs> a{}, b{};
           Eigen::VectorXd depth, mirrored;
           if (o.with_depth) {
             depth = simulate_network_depth(p, cam.intrinsics, px, o.depth_noise, o.depth_scale_noise, validation_rng);
             mirrored = mirror_h36m_depth(depth);
           }
-          if (!mlp_lifter_features(px, cam.intrinsics, a.data(), o.with_depth ? &depth : nullptr, o.apparent_size))
+          std::vector<OrdinalRelation> relations, mirrored_relations;
+          if (with_relations) {
+            relations = simulate_relations(p, o.validation_relations, o.relation_tolerance_mm, validation_rng);
+            mirrored_relations = mirror_h36m_relations(relations);
+          }
+          if (!mlp_lifter_features(px, cam.intrinsics, a.data(), o.with_depth ? &depth : nullptr, o.apparent_size,
+                                   with_relations ? &relations : nullptr))
             continue;
           mlp_lifter_features(mirror_h36m_pixels(px, cam.intrinsics.cx), cam.intrinsics, b.data(),
-                              o.with_depth ? &mirrored : nullptr, o.apparent_size);
+                              o.with_depth ? &mirrored : nullptr, o.apparent_size,
+                              with_relations ? &mirrored_relations : nullptr);
           xs.push_back(a);
           xm.push_back(b);
           val.truth.push_back(p);
@@ -281,6 +294,8 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
                                                                    : "none"},
                       {"with_depth", o.with_depth},
                       {"apparent_size", o.apparent_size},
+                      {"relations", o.relations},
+                      {"relation_tolerance_mm", o.relation_tolerance_mm},
                       {"virtual_camera_fraction", o.virtual_camera_fraction},
                       {"paired_detection_fraction", o.paired_detection_fraction},
                       {"epochs", o.epochs},

@@ -159,6 +159,21 @@ double relations_satisfied(const Eigen::Matrix3Xd& joints, const std::vector<Ord
   return double(ok) / double(relations.size());
 }
 
+std::vector<OrdinalRelation> simulate_relations(const Eigen::Matrix3Xd& joints, int count, double tolerance,
+                                                std::mt19937& rng) {
+  const int n = int(joints.cols());
+  std::vector<OrdinalRelation> relations;
+  if (n < 2) return relations;
+  relations.reserve(std::size_t(std::max(count, 0)));
+  for (int k = 0; k < count; ++k) {
+    const int a = int(rng() % unsigned(n));
+    int b = int(rng() % unsigned(n - 1));
+    if (b >= a) ++b;
+    relations.push_back({a, b, ordinal_order(joints(2, a), joints(2, b), tolerance)});
+  }
+  return relations;
+}
+
 Eigen::Vector3d place_in_camera(const Eigen::Matrix3Xd& X, const Keypoints2D& kp, const PinholeCamera<double>& camera) {
   // x_n (Z_j + Tz) = X_j + Tx and y_n (Z_j + Tz) = Y_j + Ty, for each valid joint: linear in T.
   Eigen::MatrixXd A(2 * X.cols(), 3);

@@ -84,9 +84,9 @@ struct Pipeline::Impl {
     const Keypoints2D& kp = *person.keypoints2d;
     try {
       const auto* sparse = dynamic_cast<const SparseLifter*>(lifter.get());
-      const LiftOutput out = sparse && !pose.heatmaps.empty()
-                                 ? sparse->lift_with_heatmaps(kp, pose.heatmaps.samples(), &camera)
-                                 : lifter->lift(kp, &camera);
+      const LiftOutput out = sparse && !pose.heatmaps.empty() ? sparse->lift_with_heatmaps(kp, pose.heatmaps.samples(), &camera)
+                             : lifter->reads_relations()      ? lifter->lift_knowing(kp, &camera, options.relations)
+                                                              : lifter->lift(kp, &camera);
       const Keypoints2D h36m = map_joints(kp, JointSet::H36m17);
       Eigen::Matrix3Xd root_relative = out.joints.xyz;
       if (!options.relations.empty()) root_relative = refine_with_relations(root_relative, h36m, camera, options.relations);
