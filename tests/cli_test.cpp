@@ -202,6 +202,18 @@ TEST(Cli, LiftWithTheNetworkObeysRelations) {
   EXPECT_LE(std::abs(refined.joints3d->xyz(2, 13) - refined.joints3d->xyz(2, 16)), 0.05 + 1e-6);
   EXPECT_NEAR(mean_bone(*refined.joints3d), bone, 0.05 * bone);  // bones kept (5 %)
 
+  // A network that reads relations lifts knowing them, and the refinement still makes them hold.
+  const fs::path reader = test::source_dir() / "models" / "lift-h36m" / "mlp-h36m-sh-relations.mlp";
+  const CliRun knowing = run_cli(fmt::format("lift '{}' --method mlp --model '{}' --relations '{}' -o '{}'", input.string(),
+                                             reader.string(), (dir / "relations.txt").string(), (dir / "knowing.json").string()));
+  ASSERT_EQ(knowing.exit_code, 0) << knowing.err;
+  const Person informed = read_result(dir / "knowing.json").frames.at(0).people.at(0);
+  ASSERT_TRUE(informed.joints3d);
+  EXPECT_EQ(informed.extras["lift"]["relations_satisfied"], 1.0);
+  EXPECT_NE(informed.joints3d->xyz(2, 5) > informed.joints3d->xyz(2, 2), left_knee_farther);
+  EXPECT_GT(mean_bone(*informed.joints3d), 0.14);
+  EXPECT_LT(mean_bone(*informed.joints3d), 0.32);
+
   const CliRun no_depth = run_cli(fmt::format("lift '{}' --method mlp+ordinal -o '{}'", input.string(), (dir / "x.json").string()));
   EXPECT_EQ(no_depth.exit_code, 1);
   EXPECT_EQ(lines(no_depth.err), 1) << no_depth.err;

@@ -158,6 +158,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
               lifter = make_lifter(kind, opt->model);
             }
 
+            const bool knows_relations = !relations.empty() && lifter->reads_relations();
             // Lift everyone: frame by frame, or (--temporal) each person's runs of consecutive frames together.
             std::vector<std::vector<std::optional<LiftOutput>>> outputs(result.frames.size());
             std::vector<std::vector<std::string>> failures(result.frames.size());
@@ -194,7 +195,10 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                 for (std::size_t i = 0; i < frame.people.size(); ++i) {
                   if (!frame.people[i].keypoints2d) continue;
                   try {
-                    outputs[f][i] = lifter->lift(*frame.people[i].keypoints2d, frame.camera ? &*frame.camera : nullptr);
+                    const PinholeCamera<double>* camera = frame.camera ? &*frame.camera : nullptr;
+                    // A network that reads relations lifts knowing them (once); any lifter is refined with them below.
+                    outputs[f][i] = knows_relations ? lifter->lift_knowing(*frame.people[i].keypoints2d, camera, relations)
+                                                    : lifter->lift(*frame.people[i].keypoints2d, camera);
                   } catch (const Error& e) {
                     failures[f][i] = e.what();
                   }
@@ -220,8 +224,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   if (!relations.empty()) {
                     const Keypoints2D h36m = map_joints(*person.keypoints2d, JointSet::H36m17);
                     const PinholeCamera<double> cam = camera ? *camera : assumed_camera(frame, h36m);
-                    // A network that reads relations lifts again knowing them; the refinement imposes them on any lifter.
-                    if (lifter->reads_relations()) out = lifter->lift_knowing(*person.keypoints2d, camera, relations);
+                    // Imposed on any lifter's output (--temporal is the sparse lifter's, which does not read them).
                     out.joints.xyz = refine_with_relations(out.joints.xyz, h36m, cam, relations);
                     const double tolerance = OrdinalRefineOptions{}.equal_tolerance;
                     person.extras["lift"]["relations"] = relations.size();
