@@ -193,6 +193,12 @@ struct BodyFitOptions {
   double silhouette_sigma_px = 2.0;
   double pose_prior_weight = 1.0;     // (3 helped on 8 walking poses but hurt on all 50: 77 -> 109 mm)
   double shape_prior_weight = 1.0;
+  // Prior on the unposed height (metres): from one view size trades against depth, and the shape space spans
+  // MakeHuman's whole range (about 1.1 to 2.4 m), so without it a real photo's person can come out child-sized.
+  // Adults: 1.70 +- 0.10 m. A sigma of 0 turns it off (the synthetic round trip, whose people are drawn
+  // uniformly over the sliders).
+  double height_prior_m = 1.70;
+  double height_prior_sigma_m = 0.10;
   int silhouette_samples = 120;       // mesh vertices kept inside the mask
   int contour_samples = 60;           // mask outline points pulled onto the mesh outline
   int silhouette_rounds = 2;          // re-associations of the outline
@@ -251,7 +257,8 @@ struct BodyRoundTripOptions {
   // Optional 2D -> 3D lifter run on the noisy keypoints, whose joints the fit then agrees with (as in the
   // pipeline: image -> keypoints -> lifted joints -> body). Returns nullopt when it cannot lift.
   std::function<std::optional<Joints3D>(const Keypoints2D&, const PinholeCamera<double>&)> lift;
-  BodyFitOptions fit;
+  // Without the adult height prior: these people are drawn uniformly over the sliders, not from adults.
+  BodyFitOptions fit{.height_prior_sigma_m = 0.0};
 };
 struct BodyRoundTripResult {
   std::vector<double> vertex_error_mm;  // mean vertex distance after aligning the centroids, per trial

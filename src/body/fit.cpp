@@ -86,15 +86,22 @@ struct Stage {
   SkinnedPoints inside_points;
   const ceres::BiCubicInterpolator<ceres::Grid2D<double, 1>>* outside_distance = nullptr;
   double inside_weight = 0;
+  // Outline correspondences: a model point on the fit's rendered outline and a point of the mask's outline,
+  // compared along the mask outline's normal there (point-to-line, so the body can slide along the outline).
   SkinnedPoints outline_points;
   std::vector<Eigen::Vector2d> outline_targets;
+  std::vector<Eigen::Vector2d> outline_normals;
   double outline_weight = 0;
   double pose_weight = 1, shape_weight = 1;
+  // Height prior: the unposed height, linear in the shape (top and bottom vertex of the template), against
+  // the population's (BodyFitOptions::height_prior_*); off when height_weight is 0.
+  Eigen::VectorXd height_dirs;
+  double height0 = 0, height_mean = 0, height_weight = 0;
 
   int residual_count() const {
     const int prior = model->pose_prior.empty() ? int(active.size()) : int(model->pose_prior.whitening.rows());
-    return 2 * keypoint_points.size() + 3 * joint3d_points.size() + inside_points.size() + 2 * outline_points.size() +
-           prior + model->num_shapes();
+    return 2 * keypoint_points.size() + 3 * joint3d_points.size() + inside_points.size() + outline_points.size() +
+           prior + model->num_shapes() + (height_weight > 0 ? 1 : 0);
   }
 };
 
@@ -155,14 +162,13 @@ struct BodyCost {
       const Eigen::Matrix<T, 2, 1> uv = camera.project(s.inside_points.pose(i, shape, rotations.data(), offsets.data()));
       T distance;
       s.outside_distance->Evaluate(uv.y(), uv.x(), &distance);
-      *r++ = distance * s.inside_weight;
+      *r++ = distance > T(0) ? distance * s.inside_weight : T(0);
     }
     for (int i = 0; i < s.outline_points.size(); ++i) {
       const Eigen::Matrix<T, 2, 1> e = camera.project(s.outline_points.pose(i, shape, rotations.data(), offsets.data())) -
                                        s.outline_targets[std::size_t(i)].cast<T>();
-      const T scale = s.outline_weight / sqrt(T(1) + e.squaredNorm() / robust2);
-      *r++ = e.x() * scale;
-      *r++ = e.y() * scale;
+      const T along_normal = e.dot(s.outline_normals[std::size_t(i)].cast<T>());
+      *r++ = along_normal * s.outline_weight / sqrt(T(1) + along_normal * along_normal / robust2);
     }
     const PosePrior& prior = m.pose_prior;
     if (prior.empty()) {
@@ -176,9 +182,36 @@ struct BodyCost {
       }
     }
     for (int k = 0; k < K; ++k) *r++ = s.shape_weight * shape[k];
+    if (s.height_weight > 0) {
+      T height = T(s.height0 - s.height_mean);
+      for (int k = 0; k < K; ++k) height += s.height_dirs[k] * shape[k];
+      *r++ = s.height_weight * height;
+    }
     return true;
   }
 };
+
+// The pixels of a closed outline (cv::findContours order) and their unit normals, from the tangent over a few
+// pixels either side (one pixel's step only says which of 8 directions).
+void append_outline(const std::vector<cv::Point>& contour, std::vector<Eigen::Vector2d>& points,
+                    std::vector<Eigen::Vector2d>& normals) {
+  const int n = int(contour.size());
+  constexpr int kReach = 3;
+  for (int i = 0; i < n; ++i) {
+    const cv::Point a = contour[std::size_t((i + n - kReach % n) % n)], b = contour[std::size_t((i + kReach) % n)];
+    const Eigen::Vector2d tangent(b.x - a.x, b.y - a.y);
+    points.emplace_back(contour[std::size_t(i)].x, contour[std::size_t(i)].y);
+    normals.push_back(tangent.norm() > 0 ? Eigen::Vector2d(-tangent.y(), tangent.x()).normalized() : Eigen::Vector2d(1, 0));
+  }
+}
+
+std::size_t nearest(const std::vector<Eigen::Vector2d>& points, const Eigen::Vector2d& q) {
+  std::size_t best = 0;
+  double best_d = std::numeric_limits<double>::infinity();
+  for (std::size_t i = 0; i < points.size(); ++i)
+    if (const double d = (points[i] - q).squaredNorm(); d < best_d) best_d = d, best = i;
+  return best;
+}
 
 }  // namespace
 
@@ -188,6 +221,8 @@ struct BodyFitter::Impl {
   Eigen::MatrixXd joint_dirs;  // 3J x K
   std::vector<int> active;     // moving pose components
   std::vector<int> samples;    // vertices spread over the body (farthest-point order)
+  Eigen::VectorXd height_dirs; // d(height)/d(shape) of the template's top and bottom vertices
+  double height0 = 0;
 
   explicit Impl(const BodyModel& m) : model(m) {
     const int J = m.num_joints(), K = m.num_shapes(), V = m.num_vertices();
@@ -200,6 +235,11 @@ struct BodyFitter::Impl {
     }
     for (int i = 3; i < 3 * J; ++i)
       if (m.pose_prior.empty() || m.pose_prior.upper[i] > m.pose_prior.lower[i]) active.push_back(i);
+    Eigen::Index top = 0, bottom = 0;
+    m.template_vertices.row(1).maxCoeff(&top);
+    m.template_vertices.row(1).minCoeff(&bottom);
+    height0 = m.template_vertices(1, top) - m.template_vertices(1, bottom);
+    height_dirs = (m.shape_dirs.row(3 * top + 1) - m.shape_dirs.row(3 * bottom + 1)).transpose();
     // Farthest-point sampling of the template (deterministic: starts at vertex 0).
     Eigen::VectorXd nearest = Eigen::VectorXd::Constant(V, 1e30);
     int next = 0;
@@ -257,6 +297,7 @@ Eigen::Matrix3Xd BodyFitter::keypoints(const BodyPoser& poser, JointSet set) con
 
 BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& options, BodyFitReport* report) const {
   const auto start = std::chrono::steady_clock::now();
+
   const Impl& im = *impl_;
   const BodyModel& model = im.model;
   const int J = model.num_joints(), K = model.num_shapes();
@@ -271,6 +312,12 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
   stage.joint3d_scale_free = options.joints3d_scale_free;
   stage.pose_weight = options.pose_prior_weight;
   stage.shape_weight = options.shape_prior_weight;
+  if (options.height_prior_sigma_m > 0) {
+    stage.height_dirs = im.height_dirs;
+    stage.height0 = im.height0;
+    stage.height_mean = options.height_prior_m;
+    stage.height_weight = 1.0 / options.height_prior_sigma_m;
+  }
 
   // Keypoints with a model counterpart.
   std::vector<Eigen::Vector3d> kp_rest;  // rest positions at zero shape, for the initial placement
@@ -309,7 +356,7 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
   // the silhouette is computed in a window around the person (the mask's extent plus a margin), not over the
   // whole frame: a person is often a small part of a video frame, and these are the fit's costliest steps.
   cv::Mat outside_distance;
-  std::vector<Eigen::Vector2d> outline;
+  std::vector<Eigen::Vector2d> outline, outline_normal;  // every pixel of the mask's outline (image coordinates)
   cv::Rect window;                       // image pixels
   PinholeCamera<double> window_camera;   // the camera with its principal point moved into the window
   if (input.mask) {
@@ -328,26 +375,19 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
     window_camera.cx -= window.x;
     window_camera.cy -= window.y;
     const cv::Mat binary = full_binary(window);
-    cv::Mat outside = binary == 0;
-    cv::Mat distance;
-    cv::distanceTransform(outside, distance, cv::DIST_L2, cv::DIST_MASK_PRECISE);
-    distance.convertTo(outside_distance, CV_64F);
+    // Signed distance to the outline, which runs half a pixel beyond the outermost mask pixels: positive
+    // outside, negative inside, so that a point on the outline reads 0 (the residual keeps only the outside).
+    cv::Mat outside = binary == 0, to_mask, to_outside;
+    cv::distanceTransform(outside, to_mask, cv::DIST_L2, cv::DIST_MASK_PRECISE);
+    cv::distanceTransform(binary, to_outside, cv::DIST_L2, cv::DIST_MASK_PRECISE);
+    outside_distance.create(binary.size(), CV_64F);
+    for (int y = 0; y < binary.rows; ++y)
+      for (int x = 0; x < binary.cols; ++x)
+        outside_distance.at<double>(y, x) = binary.at<std::uint8_t>(y, x) ? 0.5 - to_outside.at<float>(y, x)
+                                                                           : to_mask.at<float>(y, x) - 0.5;
     std::vector<std::vector<cv::Point>> contours;
     cv::findContours(binary, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE, cv::Point(window.x, window.y));
-    std::size_t total = 0;
-    for (const auto& c : contours) total += c.size();
-    if (total > 0) {
-      const double step = double(total) / options.contour_samples;
-      std::size_t seen = 0;
-      double next = 0;
-      for (const auto& c : contours)
-        for (const auto& p : c) {
-          if (double(seen++) >= next) {
-            outline.emplace_back(p.x, p.y);
-            next += step;
-          }
-        }
-    }
+    for (const auto& c : contours) append_outline(c, outline, outline_normal);
   }
   std::optional<ceres::Grid2D<double, 1>> grid;
   std::optional<ceres::BiCubicInterpolator<ceres::Grid2D<double, 1>>> interpolator;
@@ -471,28 +511,41 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
         im.add_vertex_mix(stage.inside_points, {{im.samples[std::size_t(i)], 1.0}});
       stage.outside_distance = &*interpolator;
       stage.inside_weight = std::sqrt(20.0 / stage.inside_points.size()) / options.silhouette_sigma_px;
-      // Outline: mask outline points -> nearest sample vertex that lies on the current rendered outline.
+      // Outline, both ways: points of the mask's outline pulled onto the nearest pixel of the fit's rendered
+      // outline, and points of the rendered outline onto the nearest of the mask's. The model point is the
+      // surface point seen at that pixel (its triangle and barycentric weights), not a nearby vertex: at the
+      // true pose every correspondence is then exact, where vertices a few centimetres apart bent the body.
       poser.pose(current_pose());
       raster.render(poser.vertices(), model.faces, window_camera, window.width, window.height);
       std::vector<std::uint8_t> rendered_mask = raster.mask();
-      cv::Mat rendered(window.height, window.width, CV_8U, rendered_mask.data()), inner;
-      cv::distanceTransform(rendered, inner, cv::DIST_L2, cv::DIST_MASK_PRECISE);
-      std::vector<std::pair<int, Eigen::Vector2d>> candidates;
-      for (int v : im.samples) {
-        const Eigen::Vector2d uv = input.camera.project(Eigen::Vector3d(poser.vertices().col(v)));
-        const int x = int(std::lround(uv.x())), y = int(std::lround(uv.y()));
-        if (!window.contains(cv::Point(x, y))) continue;
-        if (inner.at<float>(y - window.y, x - window.x) < 4.0f) candidates.emplace_back(v, uv);
-      }
-      if (!candidates.empty()) {
-        for (const auto& q : outline) {
-          auto best = std::min_element(candidates.begin(), candidates.end(), [&](const auto& a, const auto& b) {
-            return (a.second - q).squaredNorm() < (b.second - q).squaredNorm();
-          });
-          im.add_vertex_mix(stage.outline_points, {{best->first, 1.0}});
-          stage.outline_targets.push_back(q);
+      cv::Mat rendered(window.height, window.width, CV_8U, rendered_mask.data());
+      std::vector<std::vector<cv::Point>> rendered_contours;
+      cv::findContours(rendered, rendered_contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE, cv::Point(window.x, window.y));
+      std::vector<Eigen::Vector2d> fit_outline, fit_normal;
+      for (const auto& c : rendered_contours) append_outline(c, fit_outline, fit_normal);
+      const auto add_surface_point = [&](const Eigen::Vector2d& pixel, const Eigen::Vector2d& target,
+                                         const Eigen::Vector2d& normal) {
+        const std::size_t at = std::size_t(int(pixel.y()) - window.y) * std::size_t(window.width) +
+                               std::size_t(int(pixel.x()) - window.x);
+        const int triangle = raster.triangle()[at];
+        if (triangle < 0) return;
+        const Eigen::Vector2f w = raster.barycentric()[at];
+        im.add_vertex_mix(stage.outline_points, {{model.faces(0, triangle), 1.0 - w.x() - w.y()},
+                                                 {model.faces(1, triangle), w.x()},
+                                                 {model.faces(2, triangle), w.y()}});
+        stage.outline_targets.push_back(target);
+        stage.outline_normals.push_back(normal);
+      };
+      if (!fit_outline.empty() && !outline.empty()) {
+        const int samples = std::max(1, options.contour_samples);
+        for (int k = 0; k < samples; ++k) {
+          const std::size_t q = std::size_t(k) * outline.size() / std::size_t(samples);
+          add_surface_point(fit_outline[nearest(fit_outline, outline[q])], outline[q], outline_normal[q]);
+          const std::size_t b = std::size_t(k) * fit_outline.size() / std::size_t(samples);
+          const std::size_t q2 = nearest(outline, fit_outline[b]);
+          add_surface_point(fit_outline[b], outline[q2], outline_normal[q2]);
         }
-        stage.outline_weight = std::sqrt(20.0 / double(outline.size())) / options.silhouette_sigma_px;
+        stage.outline_weight = std::sqrt(40.0 / double(std::max(1, stage.outline_points.size()))) / options.silhouette_sigma_px;
       }
     }
     solve(true, free_shape);
