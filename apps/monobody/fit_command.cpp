@@ -21,7 +21,8 @@ namespace monobody::cli {
 namespace {
 namespace fs = std::filesystem;
 
-void run_round_trip(const BodyModel& model, int trials, const std::string& lifter_kind, const std::string& lifter_model) {
+void run_round_trip(const BodyModel& model, int trials, std::uint64_t seed, const std::string& lifter_kind,
+                    const std::string& lifter_model) {
   const fs::path dir = shared_data_dir() / "mocap" / "cmu" / "expmap_li2018" / "test";
   if (!fs::is_directory(dir)) throw Error("the round trip needs the CMU clips in '" + dir.string() + "'");
   std::vector<fs::path> clips;
@@ -35,6 +36,7 @@ void run_round_trip(const BodyModel& model, int trials, const std::string& lifte
   }
   BodyRoundTripOptions options;
   options.trials = trials;
+  options.seed = seed;
   std::unique_ptr<Lifter> lifter;
   if (lifter_kind != "none") {
     lifter = make_lifter(parse_lifter_kind(lifter_kind), lifter_model);
@@ -52,8 +54,8 @@ void run_round_trip(const BodyModel& model, int trials, const std::string& lifte
     const double mean = std::accumulate(v.begin(), v.end(), 0.0) / double(v.size());
     return fmt::format("mean {:7.1f}  median {:7.1f}  90% {:7.1f}", mean, v[v.size() / 2], v[std::min(v.size() - 1, v.size() * 9 / 10)]);
   };
-  spdlog::info("synthetic round trip: {} people ({} test-split mocap poses), 2 px keypoint noise, silhouette, lifter {}",
-               trials, poses.size(), lifter_kind);
+  spdlog::info("synthetic round trip: {} people (seed {}, {} test-split mocap poses), 2 px keypoint noise, silhouette, lifter {}",
+               trials, seed, poses.size(), lifter_kind);
   spdlog::info("vertex error (mm, centroids aligned):        {}", stats(r.vertex_error_mm));
   spdlog::info("joint error (mm, centroids aligned):         {}", stats(r.joint_error_mm));
   spdlog::info("height error (mm):                           {}", stats(r.height_error_mm));
@@ -68,6 +70,7 @@ Command add_fit_command(CLI::App& app, const GlobalOptions&) {
   struct Options {
     std::string input, image, mask, output, model;
     int round_trip = 0;
+    std::uint64_t seed = 7;
     std::string lifter = "none", lifter_model;
   };
   auto opt = std::make_shared<Options>();
@@ -78,13 +81,14 @@ Command add_fit_command(CLI::App& app, const GlobalOptions&) {
   sub->add_option("-o,--output", opt->output, "Output folder: result.json, one OBJ per person, overlay.png");
   sub->add_option("--model", opt->model, "Body model (.bin, or an SMPL-format .npz); default models/body/monobody_body_v1.bin");
   sub->add_option("--round-trip", opt->round_trip, "Instead: measure the fitter on N synthetic people")->check(CLI::Range(1, 10000));
+  sub->add_option("--seed", opt->seed, "--round-trip: random seed of the synthetic people (default 7)");
   sub->add_option("--lifter", opt->lifter, "--round-trip: also lift the keypoints to 3D joints for the fit")
       ->check(CLI::IsMember({"none", "sparse", "mlp"}));
   sub->add_option("--lifter-model", opt->lifter_model, "--round-trip: the lifter's dictionary or network (default: its CMU model)");
   return {sub, [opt] {
             const fs::path model_path = opt->model.empty() ? default_body_model_path() : fs::path(opt->model);
             const BodyModel model = load_body_model(model_path);
-            if (opt->round_trip > 0) return run_round_trip(model, opt->round_trip, opt->lifter, opt->lifter_model);
+            if (opt->round_trip > 0) return run_round_trip(model, opt->round_trip, opt->seed, opt->lifter, opt->lifter_model);
             if (opt->input.empty() || opt->output.empty()) throw Error("fit needs an input result JSON and -o OUTDIR");
             if (is_image_path(opt->input))
               throw Error("'" + opt->input + "' is an image: detect the people's keypoints first and pass the result JSON");

@@ -257,8 +257,10 @@ struct BodyRoundTripOptions {
   // Optional 2D -> 3D lifter run on the noisy keypoints, whose joints the fit then agrees with (as in the
   // pipeline: image -> keypoints -> lifted joints -> body). Returns nullopt when it cannot lift.
   std::function<std::optional<Joints3D>(const Keypoints2D&, const PinholeCamera<double>&)> lift;
-  // Without the adult height prior: these people are drawn uniformly over the sliders, not from adults.
-  BodyFitOptions fit{.height_prior_sigma_m = 0.0};
+  // The rendered silhouette is exact to the pixel (sigma 0.5 px; the default 2 px is for a segmentation
+  // network's mask: seed 11, no lifter, 2 -> 0.5 px: vertices 58.0 -> 52.8 mm, height 74 -> 54 mm), and these
+  // people are drawn uniformly over the sliders, not from adults: no height prior.
+  BodyFitOptions fit{.silhouette_sigma_px = 0.5, .height_prior_sigma_m = 0.0};
 };
 struct BodyRoundTripResult {
   std::vector<double> vertex_error_mm;  // mean vertex distance after aligning the centroids, per trial
