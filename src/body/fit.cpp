@@ -421,7 +421,10 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
   solver.max_num_iterations = options.iterations;
   solver.num_threads = 1;
   solver.logging_type = ceres::SILENT;
-  solver.function_tolerance = 1e-6;
+  // A warm start (the previous video frame) is near its minimum, where the silhouette's hinge and re-associated
+  // outline make each step gain little: stop once a step gains under 0.01 % (body_fit_bench warm-started frame:
+  // 157 -> 21 ms; the outline term alone took it from 31 to 157 ms at 1e-6).
+  solver.function_tolerance = input.initial ? 1e-4 : 1e-6;
   auto solve = [&](bool free_pose, bool free_shape) {
     ceres::Problem problem;
     auto* cost = new ceres::DynamicAutoDiffCostFunction<BodyCost, 16>(new BodyCost{stage});
