@@ -37,9 +37,10 @@ TEST(BodyFit, SyntheticRoundTripExplainsTheImageAndRecoversTheBodyUpToScale) {
   const BodyRoundTripResult r = body_round_trip(model, poses, options);
   for (int i = 0; i < options.trials; ++i) {
     SCOPED_TRACE(i);
-    // The fit explains the data: keypoints to about their 2 px noise (2.8 px rms in 2D), silhouettes overlap.
+    // The fit explains the data: keypoints to about their 2 px noise (2.8 px rms in 2D), silhouettes overlap
+    // (measured IoU 0.962, 0.976, 0.983; 0.88 to 0.96 over 30 round-trip people when the outline bent the body).
     EXPECT_LT(r.keypoint_rms_px[std::size_t(i)], 4.0);
-    EXPECT_GT(r.silhouette_iou[std::size_t(i)], 0.85);
+    EXPECT_GT(r.silhouette_iou[std::size_t(i)], 0.94);
     // Up to the depth-size ambiguity the body is recovered to centimetres (50 synthetic people: median 40 mm);
     // a fit stuck in a wrong pose or facing the wrong way is off by 100+ mm.
     EXPECT_LT(r.scaled_vertex_error_mm[std::size_t(i)], 80.0);
