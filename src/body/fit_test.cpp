@@ -26,6 +26,26 @@ BodyPose walking_person(const BodyModel& model, const std::filesystem::path& cli
   return truth;
 }
 
+// A camera for an 800 x 800 picture.
+PinholeCamera<double> camera_800px(double focal) {
+  PinholeCamera<double> camera;
+  camera.fx = camera.fy = focal;
+  camera.cx = camera.cy = 399.5;
+  return camera;
+}
+
+// The BlazePose-33 keypoints of a posed body, projected without noise.
+Keypoints2D exact_keypoints(const BodyFitter& fitter, const BodyPoser& poser, const PinholeCamera<double>& camera) {
+  const Eigen::Matrix3Xd points = fitter.keypoints(poser, JointSet::BlazePose33);
+  Keypoints2D keypoints = Keypoints2D::zeros(JointSet::BlazePose33);
+  for (int i = 0; i < keypoints.size(); ++i) {
+    if (!points.col(i).allFinite()) continue;
+    keypoints.xy.col(i) = camera.project(Eigen::Vector3d(points.col(i)));
+    keypoints.confidence[i] = 1.0;
+  }
+  return keypoints;
+}
+
 TEST(BodyFit, SyntheticRoundTripExplainsTheImageAndRecoversTheBodyUpToScale) {
   MONOBODY_MODEL_FILE_OR_SKIP(path, "body/monobody_body_v1.bin");
   MONOBODY_SHARED_FILE_OR_SKIP(clip, "mocap/cmu/expmap_li2018/test/walking/walking_1.pos3d.npy");
@@ -62,13 +82,8 @@ TEST(BodyFit, TheTrueBodyExplainsItsOwnSilhouetteAndKeypoints) {
   truth.shape[0] = 1.0;  // not the mean body
   BodyPoser poser(model);
   poser.pose(truth);
-  PinholeCamera<double> camera;
-  camera.fx = camera.fy = 1100;
-  camera.cx = camera.cy = 399.5;
-  const Eigen::Matrix3Xd points = fitter.keypoints(poser, JointSet::BlazePose33);
-  Keypoints2D kp = Keypoints2D::zeros(JointSet::BlazePose33);
-  for (int i = 0; i < kp.size(); ++i)
-    if (points.col(i).allFinite()) kp.xy.col(i) = camera.project(Eigen::Vector3d(points.col(i))), kp.confidence[i] = 1.0;
+  const PinholeCamera<double> camera = camera_800px(1100);
+  const Keypoints2D kp = exact_keypoints(fitter, poser, camera);
   Rasterizer raster;
   raster.render(poser.vertices(), model.faces, camera, 800, 800);
   const std::vector<std::uint8_t> mask = raster.mask();
@@ -158,16 +173,8 @@ TEST(BodyFit, LiftedJointsGuideThePoseButNotTheSize) {
   const BodyPose truth = walking_person(model, clip, 0.87, 4.5);
   BodyPoser poser(model);
   poser.pose(truth);
-  PinholeCamera<double> camera;
-  camera.fx = camera.fy = 1100;
-  camera.cx = camera.cy = 400;
-  const Eigen::Matrix3Xd points = fitter.keypoints(poser, JointSet::BlazePose33);
-  Keypoints2D keypoints = Keypoints2D::zeros(JointSet::BlazePose33);
-  for (int i = 0; i < keypoints.size(); ++i) {
-    if (!points.col(i).allFinite()) continue;
-    keypoints.xy.col(i) = camera.project(Eigen::Vector3d(points.col(i)));
-    keypoints.confidence[i] = 1.0;
-  }
+  const PinholeCamera<double> camera = camera_800px(1100);
+  const Keypoints2D keypoints = exact_keypoints(fitter, poser, camera);
   // The lifter's answer: the true joints, 30 % too large about the pelvis.
   Joints3D lifted = Joints3D::zeros(JointSet::H36m17);
   const Eigen::Matrix3Xd joints = fitter.keypoints(poser, JointSet::H36m17);
