@@ -95,7 +95,7 @@ struct Stage {
   double pose_weight = 1, shape_weight = 1;
   // Height prior: the unposed height, linear in the shape (top and bottom vertex of the template), against
   // the population's (BodyFitOptions::height_prior_*); off when height_weight is 0.
-  Eigen::VectorXd height_dirs;
+  const Eigen::VectorXd* height_dirs = nullptr;
   double height0 = 0, height_mean = 0, height_weight = 0;
 
   int residual_count() const {
@@ -184,24 +184,25 @@ struct BodyCost {
     for (int k = 0; k < K; ++k) *r++ = s.shape_weight * shape[k];
     if (s.height_weight > 0) {
       T height = T(s.height0 - s.height_mean);
-      for (int k = 0; k < K; ++k) height += s.height_dirs[k] * shape[k];
+      for (int k = 0; k < K; ++k) height += (*s.height_dirs)[k] * shape[k];
       *r++ = s.height_weight * height;
     }
     return true;
   }
 };
 
-// The pixels of a closed outline (cv::findContours order) and their unit normals, from the tangent over a few
-// pixels either side (one pixel's step only says which of 8 directions).
+// The pixels of a closed outline (cv::findContours order) and, when asked, their unit normals, from the
+// tangent over a few pixels either side (one pixel's step only says which of 8 directions).
 void append_outline(const std::vector<cv::Point>& contour, std::vector<Eigen::Vector2d>& points,
-                    std::vector<Eigen::Vector2d>& normals) {
+                    std::vector<Eigen::Vector2d>* normals) {
   const int n = int(contour.size());
   constexpr int kReach = 3;
   for (int i = 0; i < n; ++i) {
+    points.emplace_back(contour[std::size_t(i)].x, contour[std::size_t(i)].y);
+    if (!normals) continue;
     const cv::Point a = contour[std::size_t((i + n - kReach % n) % n)], b = contour[std::size_t((i + kReach) % n)];
     const Eigen::Vector2d tangent(b.x - a.x, b.y - a.y);
-    points.emplace_back(contour[std::size_t(i)].x, contour[std::size_t(i)].y);
-    normals.push_back(tangent.norm() > 0 ? Eigen::Vector2d(-tangent.y(), tangent.x()).normalized() : Eigen::Vector2d(1, 0));
+    normals->push_back(tangent.norm() > 0 ? Eigen::Vector2d(-tangent.y(), tangent.x()).normalized() : Eigen::Vector2d(1, 0));
   }
 }
 
@@ -297,7 +298,6 @@ Eigen::Matrix3Xd BodyFitter::keypoints(const BodyPoser& poser, JointSet set) con
 
 BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& options, BodyFitReport* report) const {
   const auto start = std::chrono::steady_clock::now();
-
   const Impl& im = *impl_;
   const BodyModel& model = im.model;
   const int J = model.num_joints(), K = model.num_shapes();
@@ -313,7 +313,7 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
   stage.pose_weight = options.pose_prior_weight;
   stage.shape_weight = options.shape_prior_weight;
   if (options.height_prior_sigma_m > 0) {
-    stage.height_dirs = im.height_dirs;
+    stage.height_dirs = &im.height_dirs;
     stage.height0 = im.height0;
     stage.height_mean = options.height_prior_m;
     stage.height_weight = 1.0 / options.height_prior_sigma_m;
@@ -387,7 +387,7 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
                                                                            : to_mask.at<float>(y, x) - 0.5;
     std::vector<std::vector<cv::Point>> contours;
     cv::findContours(binary, contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE, cv::Point(window.x, window.y));
-    for (const auto& c : contours) append_outline(c, outline, outline_normal);
+    for (const auto& c : contours) append_outline(c, outline, &outline_normal);
   }
   std::optional<ceres::Grid2D<double, 1>> grid;
   std::optional<ceres::BiCubicInterpolator<ceres::Grid2D<double, 1>>> interpolator;
@@ -524,8 +524,8 @@ BodyPose BodyFitter::fit(const BodyFitInput& input, const BodyFitOptions& option
       cv::Mat rendered(window.height, window.width, CV_8U, rendered_mask.data());
       std::vector<std::vector<cv::Point>> rendered_contours;
       cv::findContours(rendered, rendered_contours, cv::RETR_EXTERNAL, cv::CHAIN_APPROX_NONE, cv::Point(window.x, window.y));
-      std::vector<Eigen::Vector2d> fit_outline, fit_normal;
-      for (const auto& c : rendered_contours) append_outline(c, fit_outline, fit_normal);
+      std::vector<Eigen::Vector2d> fit_outline;  // compared along the mask's normals: its own are not needed
+      for (const auto& c : rendered_contours) append_outline(c, fit_outline, nullptr);
       const auto add_surface_point = [&](const Eigen::Vector2d& pixel, const Eigen::Vector2d& target,
                                          const Eigen::Vector2d& normal) {
         const std::size_t at = std::size_t(int(pixel.y()) - window.y) * std::size_t(window.width) +
