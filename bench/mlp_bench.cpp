@@ -21,7 +21,7 @@ void BM_MlpForward(benchmark::State& state) {
 }
 // Inputs: 36 (the base layout) and 309 (with the apparent size and the ordinal relations, mlp_lifter.hpp).
 BENCHMARK(BM_MlpForward)->ArgsProduct({{512, 768, 1024}, {1, 64, 256}, {36}})->Unit(benchmark::kMicrosecond);
-BENCHMARK(BM_MlpForward)->ArgsProduct({{512}, {1, 256}, {309}})->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_MlpForward)->ArgsProduct({{512, 704}, {1, 256, 512}, {309}})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -27,6 +27,10 @@ struct Command {
 // it is not.
 void check_media_input(const std::string& input);
 
+// Creates the folder an output file goes into (if needed) and checks it is writable: long jobs call it before
+// they start, so that a mistyped folder fails at once rather than after the work.
+void ensure_output_folder(const std::string& output_file);
+
 // The `eval` command that groups the evaluations of every stage (created by the first caller).
 CLI::App* eval_group(CLI::App& app);
 

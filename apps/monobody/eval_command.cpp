@@ -37,7 +37,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::NonNegativeNumber);
   h36m->add_option("--lifter", opt->lifter, "sparse, mlp, or mlp+ordinal (the MLP with simulated network depths)")
       ->check(CLI::IsMember({"sparse", "mlp", "mlp+ordinal"}));
-  h36m->add_option("--model", opt->model, "Learned lifter model (.mlp) for --lifter mlp / mlp+ordinal");
+  h36m->add_option("--model", opt->model, "Learned lifter model (.mlp, or a network ensemble .json) for --lifter mlp / mlp+ordinal");
   h36m->add_option("--relations", opt->relations,
                    "Simulated annotator: this many true ordinal relations per pose, used to refine the lifted pose")
       ->check(CLI::Range(0, 136));
@@ -118,7 +118,13 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             nlohmann::json json = to_json(report);
             if (learned) {
               json["model"] = opt->model.empty() ? default_mlp_lifter_path().string() : opt->model;
-              json["model_metadata"] = static_cast<const MlpLifter&>(lifter).weights().metadata;
+              const auto& mlp = static_cast<const MlpLifter&>(lifter);
+              if (mlp.member_count() == 1) {
+                json["model_metadata"] = mlp.weights().metadata;
+              } else {
+                for (int m = 0; m < mlp.member_count(); ++m)
+                  json["model_metadata"].push_back(mlp.member_weights(m).metadata);
+              }
             } else {
               json["dictionary"] = dict_path.string();
             }

@@ -103,7 +103,8 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   "or auto: mlp+ordinal when the keypoints carry depth, else mlp")
       ->check(CLI::IsMember({"auto", "mlp", "mlp+ordinal", "sparse"}));
   sub->add_option("--model", opt->model,
-                  "Lifter model: a .mlp network, or a pose dictionary .json for sparse (default: models/lift/, CMU-only)");
+                  "Lifter model: a .mlp network or a network ensemble .json, or a pose dictionary .json for sparse "
+                  "(default: models/lift/, CMU-only)");
   sub->add_option("--dictionary", opt->model, "Same as --model, for the sparse method");
   sub->add_option("--relations", opt->relations,
                   "Ordinal depth relations imposed on every person, one per line: Z(left knee) > Z(right knee)")

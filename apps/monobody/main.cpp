@@ -11,12 +11,18 @@
 
 #include "cli.hpp"
 #include "monobody/error.hpp"
+#include "monobody/files.hpp"
 #include "monobody/image_io.hpp"
 
 namespace monobody::cli {
 
 int GlobalOptions::resolved_threads() const {
   return threads > 0 ? threads : int(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+void ensure_output_folder(const std::string& output_file) {
+  const std::filesystem::path folder = std::filesystem::path(output_file).parent_path();
+  ensure_writable_directory(folder.empty() ? std::filesystem::path(".") : folder);
 }
 
 void check_media_input(const std::string& input) {

@@ -26,14 +26,12 @@ Command add_train_body_model_command(CLI::App& app, const GlobalOptions&) {
       ->capture_default_str()->check(CLI::Range(1, 64));
   sub->add_option("--seed", opt->build.seed, "Sampling seed")->capture_default_str();
   return {sub, [opt] {
+            ensure_output_folder(opt->output);
             opt->build.makehuman_dir = opt->makehuman.empty() ? shared_data_dir() / "body" / "makehuman" : std::filesystem::path(opt->makehuman);
             opt->build.mocap_dir = opt->mocap.empty() ? shared_data_dir() / "mocap" / "cmu" / "expmap_li2018" : std::filesystem::path(opt->mocap);
             const auto start = std::chrono::steady_clock::now();
             BodyModelBuildReport report;
             const BodyModel model = build_body_model(opt->build, &report);
-            ensure_writable_directory(std::filesystem::path(opt->output).parent_path().empty()
-                                          ? std::filesystem::path(".")
-                                          : std::filesystem::path(opt->output).parent_path());
             save_body_model(opt->output, model);
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             spdlog::info("{} vertices, {} triangles, {} joints, {} landmarks, {} shape components ({:.2f}% of the "

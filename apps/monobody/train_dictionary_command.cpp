@@ -33,6 +33,7 @@ Command add_train_dictionary_command(CLI::App& app, const GlobalOptions&) {
   sub->add_option("--data", opt->data, "The shared data folder (default: ../shared/data or $MONOBODY_DATA)");
   sub->add_option("-o,--output", opt->output, "Output dictionary JSON (arrays are written beside it)")->required();
   return {sub, [opt] {
+            ensure_output_folder(opt->output);
             const std::filesystem::path data = opt->data.empty() ? shared_data_dir() : std::filesystem::path(opt->data);
             std::vector<Eigen::Matrix3Xd> raw;
             if (opt->source != "h36m") raw = load_cmu_poses(data / "mocap" / "cmu", opt->cmu_step);

@@ -59,6 +59,7 @@ Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_flag("--fp32", opt->fp32, "Store float32 weights (default float16)");
   return {sub, [opt, &global] {
             Options& o = *opt;
+            ensure_output_folder(o.output);
             const auto data = o.data.empty() ? shared_data_dir() : std::filesystem::path(o.data);
             o.train.h36m_dir = data / "h36m";
             o.train.noise = o.noise == "none"       ? LifterNoise::None

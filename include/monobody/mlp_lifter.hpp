@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <memory>
 #include <mutex>
+#include <vector>
 
 #include "monobody/camera.hpp"
 #include "monobody/keypoints.hpp"
@@ -68,11 +69,19 @@ struct MlpLifterOptions {
   bool flip_average = true;  // also lift the mirror image and average (test-time augmentation)
 };
 
+// One network, or an ensemble of networks whose joints are averaged. An ensemble is a JSON file
+//   {"format": "monobody-mlp-ensemble", "members": ["a.mlp", "b.mlp"], "flip_average": false}
+// (paths relative to the file; "flip_average" is optional, default true, and false turns the mirror image off:
+// two networks without it cost what one costs with it). Its members may read different inputs (say, one reads
+// relations and one does not); they must agree on the 2D network's depths, which decide whether the lifter is
+// "mlp" or "mlp+ordinal".
 class MlpLifter final : public Lifter {
  public:
-  // Throws monobody::Error for a missing or corrupt model file or one with the wrong input/output sizes.
+  // model: a .mlp network or an ensemble .json. Throws monobody::Error for a missing or corrupt file, one with
+  // the wrong input/output sizes, or an ensemble whose members disagree on the depth input.
   explicit MlpLifter(const std::filesystem::path& model, MlpLifterOptions options = {});
   explicit MlpLifter(MlpWeights weights, MlpLifterOptions options = {});
+  explicit MlpLifter(std::vector<MlpWeights> members, MlpLifterOptions options = {});
 
   std::string name() const override { return "mlp"; }
   // keypoints in any joint set that maps to H36M-17 (at least 13 of the 17 visible); camera: the image's
@@ -81,7 +90,7 @@ class MlpLifter final : public Lifter {
   LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const override;
   // The same, for a model that reads ordinal relations (H36M-17 joints): the network sees them. A model that
   // does not read them ignores them (refine_with_relations() imposes relations on any lifter's output).
-  bool reads_relations() const override { return inputs_.relations; }
+  bool reads_relations() const override { return reads_relations_; }
   LiftOutput lift_knowing(const Keypoints2D& keypoints, const PinholeCamera<double>* camera,
                           const std::vector<OrdinalRelation>& relations) const override;
   // Batched: pixels (H36M-17, one 2 x 17 block per pose; with depths for a model that uses them; with relations
@@ -89,20 +98,34 @@ class MlpLifter final : public Lifter {
   void lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const std::vector<Eigen::VectorXd>& depths,
                   const PinholeCamera<double>& camera, std::vector<Eigen::Matrix3Xd>& joints_mm,
                   const std::vector<std::vector<OrdinalRelation>>* relations = nullptr) const;
+  bool flip_average() const { return options_.flip_average; }
   // Whether the model takes relative depths from the 2D network as input.
-  bool uses_depth() const { return inputs_.depth; }
-  // Whether the model takes the pose's apparent size (then it needs the real intrinsics to be meaningful).
-  bool uses_apparent_size() const { return inputs_.apparent_size; }
+  bool uses_depth() const { return members_.front().inputs.depth; }
+  // Whether the model (any member) takes the pose's apparent size (then it needs the real intrinsics).
+  bool uses_apparent_size() const { return uses_apparent_size_; }
 
-  const MlpWeights& weights() const { return weights_; }
+  // The first member's weights (the only one's, for a single network).
+  const MlpWeights& weights() const { return members_.front().weights; }
+  int member_count() const { return int(members_.size()); }
+  const MlpWeights& member_weights(int i) const { return members_.at(std::size_t(i)).weights; }
 
  private:
-  MlpWeights weights_;
+  void add_members(std::vector<MlpWeights> members);
+
+  struct Member {
+    MlpWeights weights;
+    MlpLifterInputs inputs;
+    std::unique_ptr<Mlp> mlp;
+  };
+  std::vector<Member> members_;
   MlpLifterOptions options_;
-  MlpLifterInputs inputs_;
+  bool reads_relations_ = false, uses_apparent_size_ = false;
   mutable std::mutex mutex_;  // Mlp keeps work buffers
-  mutable std::unique_ptr<Mlp> mlp_;
 };
+
+// The networks an ensemble file lists, or the one network of a .mlp file; `flip_average` (if given) receives the
+// file's setting (true for a .mlp file).
+std::vector<MlpWeights> load_mlp_lifter_members(const std::filesystem::path& model, bool* flip_average = nullptr);
 
 // The default model shipped in models/lift/ (trained on CMU mocap only), resolved from the source tree.
 std::filesystem::path default_mlp_lifter_path();

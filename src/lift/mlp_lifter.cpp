@@ -6,6 +6,8 @@
 #include "monobody/error.hpp"
 #include "monobody/files.hpp"
 
+#include <nlohmann/json.hpp>
+
 namespace monobody {
 namespace {
 
@@ -109,13 +111,57 @@ std::vector<OrdinalRelation> mirror_h36m_relations(const std::vector<OrdinalRela
   return out;
 }
 
-MlpLifter::MlpLifter(const std::filesystem::path& model, MlpLifterOptions options)
-    : MlpLifter(load_mlp(model), options) {}
+std::vector<MlpWeights> load_mlp_lifter_members(const std::filesystem::path& model, bool* flip_average) {
+  std::vector<MlpWeights> members;
+  if (flip_average) *flip_average = true;
+  if (model.extension() != ".json") {
+    members.push_back(load_mlp(model));
+    return members;
+  }
+  const nlohmann::json info = read_json_file(model);
+  if (!info.is_object() || info.value("format", "") != "monobody-mlp-ensemble" || !info.contains("members") ||
+      !info["members"].is_array() || info["members"].empty())
+    throw Error("'" + model.string() +
+                "' is not a network ensemble (expected {\"format\": \"monobody-mlp-ensemble\", \"members\": [...]})");
+  if (info.contains("flip_average")) {
+    if (!info["flip_average"].is_boolean()) throw Error("'" + model.string() + "': \"flip_average\" is true or false");
+    if (flip_average) *flip_average = info["flip_average"].get<bool>();
+  }
+  for (const auto& m : info["members"]) {
+    if (!m.is_string()) throw Error("'" + model.string() + "': each ensemble member is a path to a .mlp file");
+    const std::filesystem::path path = model.parent_path() / m.get<std::string>();
+    if (path.extension() == ".json") throw Error("'" + model.string() + "': an ensemble cannot contain an ensemble");
+    members.push_back(load_mlp(path));
+  }
+  return members;
+}
+
+MlpLifter::MlpLifter(const std::filesystem::path& model, MlpLifterOptions options) : options_(options) {
+  bool flip_average = true;  // an ensemble file may turn it off (its members then take the mirror image's place)
+  add_members(load_mlp_lifter_members(model, &flip_average));
+  options_.flip_average = options_.flip_average && flip_average;
+}
 
 MlpLifter::MlpLifter(MlpWeights weights, MlpLifterOptions options)
-    : weights_(std::move(weights)), options_(options) {
-  inputs_ = check_shape(weights_, "the model");
-  mlp_ = std::make_unique<Mlp>(weights_);
+    : MlpLifter(std::vector<MlpWeights>{std::move(weights)}, options) {}
+
+MlpLifter::MlpLifter(std::vector<MlpWeights> members, MlpLifterOptions options) : options_(options) {
+  add_members(std::move(members));
+}
+
+void MlpLifter::add_members(std::vector<MlpWeights> members) {
+  if (members.empty()) throw Error("a lifter needs at least one network");
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    Member m;
+    m.inputs = check_shape(members[i], members.size() == 1 ? "the model" : "ensemble member " + std::to_string(i + 1));
+    m.weights = std::move(members[i]);
+    m.mlp = std::make_unique<Mlp>(m.weights);
+    if (!members_.empty() && m.inputs.depth != members_.front().inputs.depth)
+      throw Error("the ensemble's members disagree on whether they read the 2D network's depths");
+    reads_relations_ = reads_relations_ || m.inputs.relations;
+    uses_apparent_size_ = uses_apparent_size_ || m.inputs.apparent_size;
+    members_.push_back(std::move(m));
+  }
 }
 
 void MlpLifter::lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const std::vector<Eigen::VectorXd>& depths,
@@ -132,35 +178,47 @@ void MlpLifter::lift_batch(const std::vector<Eigen::Matrix2Xd>& pixels, const st
     if (!reads_relations()) return nullptr;
     return relations ? &(*relations)[std::size_t(i)] : &none;
   };
-  Eigen::MatrixXf x(weights_.spec.inputs, n * views), y(kMlpLifterOutputs, n * views);
-  for (int i = 0; i < n; ++i) {
-    const Eigen::VectorXd* depth = uses_depth() ? &depths[std::size_t(i)] : nullptr;
-    const std::vector<OrdinalRelation>* rel = relations_of(i);
-    if (!mlp_lifter_features(pixels[i], camera, x.col(i).data(), depth, inputs_.apparent_size, rel))
-      throw Error("cannot lift: the 2D keypoints are degenerate (non-finite, or all at one point), or a relation "
-                  "names a joint outside H36M-17");
+  // Each member sees its own inputs; the ensemble's joints are the average of its members' (and of each
+  // member's mirror-image view).
+  Eigen::MatrixXf sum = Eigen::MatrixXf::Zero(kMlpLifterOutputs, n);
+  for (const Member& member : members_) {
+    Eigen::MatrixXf x(member.weights.spec.inputs, n * views), y(kMlpLifterOutputs, n * views);
+    for (int i = 0; i < n; ++i) {
+      const Eigen::VectorXd* depth = member.inputs.depth ? &depths[std::size_t(i)] : nullptr;
+      const std::vector<OrdinalRelation>* rel = member.inputs.relations ? relations_of(i) : nullptr;
+      if (!mlp_lifter_features(pixels[i], camera, x.col(i).data(), depth, member.inputs.apparent_size, rel))
+        throw Error("cannot lift: the 2D keypoints are degenerate (non-finite, or all at one point), or a relation "
+                    "names a joint outside H36M-17");
+      if (views == 2) {
+        Eigen::VectorXd mirrored_depth;
+        if (depth) mirrored_depth = mirror_h36m_depth(*depth);
+        std::vector<OrdinalRelation> mirrored_relations;
+        if (rel) mirrored_relations = mirror_h36m_relations(*rel);
+        mlp_lifter_features(mirror_h36m_pixels(pixels[i], camera.cx), camera, x.col(n + i).data(),
+                            depth ? &mirrored_depth : nullptr, member.inputs.apparent_size,
+                            rel ? &mirrored_relations : nullptr);
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      member.mlp->forward(x, y);
+    }
+    sum += y.leftCols(n);
     if (views == 2) {
-      Eigen::VectorXd mirrored_depth;
-      if (depth) mirrored_depth = mirror_h36m_depth(*depth);
-      std::vector<OrdinalRelation> mirrored_relations;
-      if (rel) mirrored_relations = mirror_h36m_relations(*rel);
-      mlp_lifter_features(mirror_h36m_pixels(pixels[i], camera.cx), camera, x.col(n + i).data(),
-                          depth ? &mirrored_depth : nullptr, inputs_.apparent_size, rel ? &mirrored_relations : nullptr);
+      // The mirror view's joints, mirrored back: x negated, left and right outputs swapped.
+      const auto& mirror = h36m_mirror();
+      for (int i = 0; i < n; ++i)
+        for (int j = 1; j < 17; ++j) {
+          const auto m = y.col(n + i).segment<3>(3 * (mirror[j] - 1));
+          sum.col(i).segment<3>(3 * (j - 1)) += Eigen::Vector3f(-m.x(), m.y(), m.z());
+        }
     }
   }
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    mlp_->forward(x, y);
-  }
+  sum /= float(views * int(members_.size()));
   joints_mm.resize(std::size_t(n));
   for (int i = 0; i < n; ++i) {
     Eigen::Matrix3Xd J = Eigen::Matrix3Xd::Zero(3, 17);
-    for (int j = 1; j < 17; ++j) J.col(j) = y.col(i).segment<3>(3 * (j - 1)).cast<double>();
-    if (views == 2) {
-      Eigen::Matrix3Xd M = Eigen::Matrix3Xd::Zero(3, 17);
-      for (int j = 1; j < 17; ++j) M.col(j) = y.col(n + i).segment<3>(3 * (j - 1)).cast<double>();
-      J = 0.5 * (J + mirror_h36m_joints(M));
-    }
+    for (int j = 1; j < 17; ++j) J.col(j) = sum.col(i).segment<3>(3 * (j - 1)).cast<double>();
     if (!J.allFinite()) throw Error("cannot lift: the network produced non-finite joints");
     joints_mm[std::size_t(i)] = std::move(J);
   }
