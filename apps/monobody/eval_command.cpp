@@ -23,7 +23,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
     std::string lifter = "sparse", model;
     int relations = 0;
     double depth_noise = 0.25;
-    bool video = false, weak_perspective = false;
+    bool video = false, weak_perspective = false, no_flip = false;
     double perspective_prior = SparseLifterOptions{}.perspective_coefficient_prior;
     SparseVideoOptions temporal;
   };
@@ -62,6 +62,8 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::NonNegativeNumber);
   h36m->add_option("--sweeps", opt->temporal.sweeps, "--video, sparse: block coordinate descent passes")
       ->check(CLI::NonNegativeNumber);
+  h36m->add_flag("--no-flip", opt->no_flip,
+                 "Sparse: lift the image only (default: also its mirror image, and average the two poses)");
   h36m->add_flag("--weak-perspective", opt->weak_perspective,
                  "Sparse: keep the weak-perspective solution (default: refined under the cameras' perspective)");
   h36m->add_option("--perspective-prior", opt->perspective_prior,
@@ -80,6 +82,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
               options.solver = opt->solver;
               options.temporal = opt->video;
               options.perspective = !opt->weak_perspective;
+              options.flip_average = !opt->no_flip;
               options.perspective_coefficient_prior = opt->perspective_prior;
               options.video = opt->temporal;
               lifter_ptr = std::make_unique<SparseLifter>(read_pose_dictionary(dict_path), options);
@@ -113,6 +116,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             if (opt->relations > 0) tag += fmt::format("_rel{}", opt->relations);
             if (opt->video) tag += "_video";
             if (opt->weak_perspective) tag += "_weak";
+            if (opt->no_flip && !learned) tag += "_noflip";
             const std::filesystem::path stem =
                 std::filesystem::path(opt->output) / fmt::format("h36m_{}_{}_{}", subjects, opt->input, tag);
             nlohmann::json json = to_json(report);
@@ -137,6 +141,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
                                {"rotation_smoothness", opt->temporal.rotation_smoothness},
                                {"sweeps", opt->temporal.sweeps}};
             if (!learned) json["perspective"] = opt->weak_perspective ? 0.0 : opt->perspective_prior;
+            if (!learned) json["flip_average"] = !opt->no_flip;
             json["stride"] = opt->stride;
             json["max_frames"] = opt->max_frames;
             json["threads"] = eval.threads;
@@ -144,13 +149,14 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
                 learned ? fmt::format("\nModel `{}`, stride {}, max frames/sequence {}.\n",
                                       json["model"].get<std::string>(), opt->stride, opt->max_frames)
                         : fmt::format("\nDictionary `{}`, alpha {}, ADMM tolerance {} (at most {} iterations), "
-                                      "{} refinement starts, {}, stride {}, max frames/sequence {}.\n",
+                                      "{} refinement starts, {}{}, stride {}, max frames/sequence {}.\n",
                                       dict_path.filename().string(), opt->solver.alpha, opt->solver.admm_tolerance,
                                       opt->solver.max_admm_iterations, opt->solver.refine_starts,
                                       opt->weak_perspective
                                           ? std::string("weak perspective")
                                           : fmt::format("refined under perspective (coefficient pull {})",
                                                         opt->perspective_prior),
+                                      !opt->no_flip ? ", averaged with the mirror image's pose" : "",
                                       opt->stride,
                                       opt->max_frames) +
                       (opt->video && !learned

@@ -64,6 +64,38 @@ LiftOutput lift_output(const SparsePose& pose, const PinholeCamera<double>* came
   return out;
 }
 
+// The mirror image of the solver's input (x negated, about the principal point in normalised camera
+// coordinates, or about x = 0 in pixels, which the solver's translation absorbs; left and right swapped).
+void mirror_input(const Eigen::Matrix2Xd& points, const Eigen::VectorXd& weights, Eigen::Matrix2Xd& mirrored_points,
+                  Eigen::VectorXd& mirrored_weights) {
+  const std::vector<int>& mirror = skeleton(JointSet::H36m17).mirror;
+  mirrored_points.resize(2, points.cols());
+  mirrored_weights.resize(weights.size());
+  for (int j = 0; j < int(mirror.size()); ++j) {
+    mirrored_points.col(mirror[j]) << -points(0, j), points(1, j);
+    mirrored_weights[mirror[j]] = weights[j];
+  }
+}
+
+// Averages the mirror image's lifted pose, mirrored back, into `out`.
+void average_with_mirror(LiftOutput& out, const LiftOutput& mirrored, double mean_bone_metres) {
+  const std::vector<int>& mirror = skeleton(JointSet::H36m17).mirror;
+  Eigen::Matrix3Xd back(3, out.joints.xyz.cols());
+  for (int j = 0; j < int(mirror.size()); ++j) {
+    const Eigen::Vector3d m = mirrored.joints.xyz.col(mirror[j]);
+    back.col(j) << -m.x(), m.y(), m.z();
+  }
+  // One view leaves the pose's reflection in depth almost as good as the pose: when the two solves settle on
+  // opposite reflections, their average would flatten the person, so the mirror image's is reflected to agree.
+  Eigen::Matrix3Xd reflected = back;
+  reflected.row(2) *= -1.0;
+  if ((reflected - out.joints.xyz).squaredNorm() < (back - out.joints.xyz).squaredNorm()) back = reflected;
+  out.joints.xyz = 0.5 * (out.joints.xyz + back);
+  // The average of two poses has slightly shorter bones: back to the metric scale both had.
+  out.joints.xyz *= mean_bone_metres / mean_bone_length(out.joints.xyz, JointSet::H36m17);
+  out.iterations += mirrored.iterations;
+}
+
 // Perspective reprojection of the pose X_j = R exp(omega) S(c)_j * depth + T onto normalised camera
 // coordinates, plus a pull of the coefficients towards their weak-perspective values. Parameter blocks:
 // coefficients (over the bases in use), omega (3), T (3).
@@ -148,10 +180,24 @@ LiftOutput SparseLifter::lift(const Keypoints2D& keypoints, const PinholeCamera<
   Eigen::Matrix2Xd points;
   Eigen::VectorXd weights;
   solver_input(keypoints, camera, points, weights);
-  pose = solver_.solve(points, weights);
+  pose = solve(points, weights, camera);
+  LiftOutput out = lift_output(pose, camera, options_.mean_bone_length);
+  if (!options_.flip_average) return out;
+  Eigen::Matrix2Xd mirrored_points;
+  Eigen::VectorXd mirrored_weights;
+  mirror_input(points, weights, mirrored_points, mirrored_weights);
+  const SparsePose mirrored_pose = solve(mirrored_points, mirrored_weights, camera);
+  const LiftOutput mirrored = lift_output(mirrored_pose, camera, options_.mean_bone_length);
+  average_with_mirror(out, mirrored, options_.mean_bone_length);
+  return out;
+}
+
+SparsePose SparseLifter::solve(const Eigen::Matrix2Xd& points, const Eigen::VectorXd& weights,
+                               const PinholeCamera<double>* camera) const {
+  SparsePose pose = solver_.solve(points, weights);
   if (camera && options_.perspective)
     refine_under_perspective(*dictionary_, points, weights, options_.perspective_coefficient_prior, pose);
-  return lift_output(pose, camera, options_.mean_bone_length);
+  return pose;
 }
 
 LiftOutput SparseLifter::lift_with_heatmaps(const Keypoints2D& keypoints, const std::vector<KeypointHeatmap>& heatmaps,
@@ -205,17 +251,29 @@ std::vector<std::optional<LiftOutput>> SparseLifter::lift_sequence(const std::ve
       weights[t] = Eigen::VectorXd::Zero(17);
     }
   }
-  auto poses = solver_.solve_sequence(points, weights, options_.video);
-  std::vector<std::optional<LiftOutput>> out(frames.size());
-  for (std::size_t t = 0; t < frames.size(); ++t) {
-    if (!poses[t]) continue;
-    if (camera && options_.perspective)
-      refine_under_perspective(*dictionary_, points[t], weights[t], options_.perspective_coefficient_prior, *poses[t]);
-    try {
-      out[t] = lift_output(*poses[t], camera, options_.mean_bone_length);
-    } catch (const Error&) {
+  auto lift_all = [&](const std::vector<Eigen::Matrix2Xd>& pts, const std::vector<Eigen::VectorXd>& wts) {
+    auto poses = solver_.solve_sequence(pts, wts, options_.video);
+    std::vector<std::optional<LiftOutput>> lifted(frames.size());
+    for (std::size_t t = 0; t < frames.size(); ++t) {
+      if (!poses[t]) continue;
+      if (camera && options_.perspective)
+        refine_under_perspective(*dictionary_, pts[t], wts[t], options_.perspective_coefficient_prior, *poses[t]);
+      try {
+        lifted[t] = lift_output(*poses[t], camera, options_.mean_bone_length);
+      } catch (const Error&) {
+      }
     }
-  }
+    return lifted;
+  };
+  std::vector<std::optional<LiftOutput>> out = lift_all(points, weights);
+  if (!options_.flip_average) return out;
+  // The mirrored run, solved jointly as well, averaged in frame by frame (as lift() does for one frame).
+  std::vector<Eigen::Matrix2Xd> mirrored_points(frames.size());
+  std::vector<Eigen::VectorXd> mirrored_weights(frames.size());
+  for (std::size_t t = 0; t < frames.size(); ++t) mirror_input(points[t], weights[t], mirrored_points[t], mirrored_weights[t]);
+  const std::vector<std::optional<LiftOutput>> mirrored = lift_all(mirrored_points, mirrored_weights);
+  for (std::size_t t = 0; t < frames.size(); ++t)
+    if (out[t] && mirrored[t]) average_with_mirror(*out[t], *mirrored[t], options_.mean_bone_length);
   return out;
 }
 
