@@ -231,6 +231,31 @@ TEST(Cli, LiftWithTheNetworkObeysRelations) {
 // monobody lift --method sparse --temporal on a short clip made from the hand-labelled demo keypoints with
 // 4 px of jitter, the person missing in one frame: every seen frame is lifted, and solving the frames together
 // gives a steadier skeleton than lifting them one by one. --temporal is refused for the network.
+// The Human3.6M evaluation takes a network ensemble wherever it takes a network, says in its JSON whether the
+// mirror image was averaged in (the ensemble file turns it off), and --no-flip turns it off for one network.
+TEST(Cli, EvalH36mTakesAnEnsembleAndNoFlip) {
+  MONOBODY_SHARED_FILE_OR_SKIP(h36m, "h36m/S9");
+  const fs::path dir = test::temp_dir("cli_eval_h36m");
+  const fs::path models = test::source_dir() / "models" / "lift-h36m";
+  const CliRun ensemble = run_cli(fmt::format("--quiet eval h36m --subjects S9 --input gt --lifter mlp --model '{}' --stride 500 -o '{}'",
+                                              (models / "mlp-h36m-gt-ensemble.json").string(), dir.string()));
+  ASSERT_EQ(ensemble.exit_code, 0) << ensemble.err;
+  const nlohmann::json e = read_json_file(dir / "h36m_S9_gt_mlp.json");
+  EXPECT_EQ(e["model_metadata"].size(), 2u);
+  EXPECT_EQ(e["model_metadata"][1]["seed"], 2);
+  EXPECT_FALSE(e["flip_average"].get<bool>());
+  EXPECT_GT(e["poses"].get<long>(), 100);
+  EXPECT_LT(e["average"]["p1_mm"].get<double>(), 60.0);  // 41.7 on all of S9; a broken average is far off
+
+  const CliRun single = run_cli(fmt::format("--quiet eval h36m --subjects S9 --input gt --lifter mlp --model '{}' --stride 500 --no-flip -o '{}'",
+                                            (models / "mlp-h36m-gt-relations.mlp").string(), dir.string()));
+  ASSERT_EQ(single.exit_code, 0) << single.err;
+  const nlohmann::json n = read_json_file(dir / "h36m_S9_gt_mlp_noflip.json");
+  EXPECT_FALSE(n["flip_average"].get<bool>());
+  EXPECT_TRUE(n["model_metadata"].is_object());
+  EXPECT_LT(n["average"]["p1_mm"].get<double>(), 60.0);
+}
+
 TEST(Cli, LiftTemporalSmoothsAClip) {
   const fs::path dir = test::temp_dir("cli_lift_temporal");
   const Result photo = read_result(test::source_dir() / "examples" / "messi5_coco17_by_hand.json");

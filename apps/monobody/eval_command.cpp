@@ -63,7 +63,8 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
   h36m->add_option("--sweeps", opt->temporal.sweeps, "--video, sparse: block coordinate descent passes")
       ->check(CLI::NonNegativeNumber);
   h36m->add_flag("--no-flip", opt->no_flip,
-                 "Sparse: lift the image only (default: also its mirror image, and average the two poses)");
+                 "Lift the image only (default: also its mirror image, the two poses averaged; a network ensemble "
+                 "file may turn it off itself)");
   h36m->add_flag("--weak-perspective", opt->weak_perspective,
                  "Sparse: keep the weak-perspective solution (default: refined under the cameras' perspective)");
   h36m->add_option("--perspective-prior", opt->perspective_prior,
@@ -76,7 +77,12 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             const auto dict_path = opt->dictionary.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->dictionary);
             std::unique_ptr<Lifter> lifter_ptr;
             if (learned) {
-              lifter_ptr = make_lifter(parse_lifter_kind(opt->lifter), opt->model);
+              const LifterKind kind = parse_lifter_kind(opt->lifter);
+              lifter_ptr = make_lifter(kind, opt->model);
+              if (opt->no_flip)
+                lifter_ptr = std::make_unique<MlpLifter>(opt->model.empty() ? default_lifter_model_path(kind)
+                                                                            : std::filesystem::path(opt->model),
+                                                         MlpLifterOptions{.flip_average = false});
             } else {
               SparseLifterOptions options;
               options.solver = opt->solver;
@@ -116,7 +122,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             if (opt->relations > 0) tag += fmt::format("_rel{}", opt->relations);
             if (opt->video) tag += "_video";
             if (opt->weak_perspective) tag += "_weak";
-            if (opt->no_flip && !learned) tag += "_noflip";
+            if (opt->no_flip) tag += "_noflip";
             const std::filesystem::path stem =
                 std::filesystem::path(opt->output) / fmt::format("h36m_{}_{}_{}", subjects, opt->input, tag);
             nlohmann::json json = to_json(report);
@@ -141,13 +147,15 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
                                {"rotation_smoothness", opt->temporal.rotation_smoothness},
                                {"sweeps", opt->temporal.sweeps}};
             if (!learned) json["perspective"] = opt->weak_perspective ? 0.0 : opt->perspective_prior;
-            if (!learned) json["flip_average"] = !opt->no_flip;
+            json["flip_average"] = learned ? static_cast<const MlpLifter&>(lifter).flip_average() : !opt->no_flip;
             json["stride"] = opt->stride;
             json["max_frames"] = opt->max_frames;
             json["threads"] = eval.threads;
             const std::string settings =
-                learned ? fmt::format("\nModel `{}`, stride {}, max frames/sequence {}.\n",
-                                      json["model"].get<std::string>(), opt->stride, opt->max_frames)
+                learned ? fmt::format("\nModel `{}`{}, stride {}, max frames/sequence {}.\n",
+                                      json["model"].get<std::string>(),
+                                      json["flip_average"].get<bool>() ? ", averaged with the mirror image's pose" : "",
+                                      opt->stride, opt->max_frames)
                         : fmt::format("\nDictionary `{}`, alpha {}, ADMM tolerance {} (at most {} iterations), "
                                       "{} refinement starts, {}{}, stride {}, max frames/sequence {}.\n",
                                       dict_path.filename().string(), opt->solver.alpha, opt->solver.admm_tolerance,
