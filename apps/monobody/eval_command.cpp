@@ -77,12 +77,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             const auto dict_path = opt->dictionary.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->dictionary);
             std::unique_ptr<Lifter> lifter_ptr;
             if (learned) {
-              const LifterKind kind = parse_lifter_kind(opt->lifter);
-              lifter_ptr = make_lifter(kind, opt->model);
-              if (opt->no_flip)
-                lifter_ptr = std::make_unique<MlpLifter>(opt->model.empty() ? default_lifter_model_path(kind)
-                                                                            : std::filesystem::path(opt->model),
-                                                         MlpLifterOptions{.flip_average = false});
+              lifter_ptr = make_lifter(parse_lifter_kind(opt->lifter), opt->model, !opt->no_flip);
             } else {
               SparseLifterOptions options;
               options.solver = opt->solver;

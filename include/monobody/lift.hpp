@@ -179,8 +179,10 @@ LifterKind parse_lifter_kind(std::string_view name);  // "sparse", "mlp", "mlp+o
 
 // A lifter of `kind` from `model` (a pose dictionary .json for sparse, a .mlp network otherwise); an empty
 // path gives the kind's default model from models/lift/ (all learned from CMU motion capture only). Throws
-// monobody::Error for a missing or corrupt model, or a network that does not match the kind.
-std::unique_ptr<Lifter> make_lifter(LifterKind kind, const std::filesystem::path& model = {});
+// monobody::Error for a missing or corrupt model, or a network that does not match the kind. flip_average: whether
+// the lifter also lifts the mirror image and averages (SparseLifterOptions, MlpLifterOptions; an ensemble file
+// may turn it off for its networks regardless).
+std::unique_ptr<Lifter> make_lifter(LifterKind kind, const std::filesystem::path& model = {}, bool flip_average = true);
 // The default model file of a lifter kind.
 std::filesystem::path default_lifter_model_path(LifterKind kind);
 

@@ -5,6 +5,7 @@
 
 #include "monobody/error.hpp"
 #include "monobody/lift.hpp"
+#include "monobody/mlp_lifter.hpp"
 #include "monobody/rotation.hpp"
 
 namespace monobody {
@@ -68,23 +69,13 @@ LiftOutput lift_output(const SparsePose& pose, const PinholeCamera<double>* came
 // coordinates, or about x = 0 in pixels, which the solver's translation absorbs; left and right swapped).
 void mirror_input(const Eigen::Matrix2Xd& points, const Eigen::VectorXd& weights, Eigen::Matrix2Xd& mirrored_points,
                   Eigen::VectorXd& mirrored_weights) {
-  const std::vector<int>& mirror = skeleton(JointSet::H36m17).mirror;
-  mirrored_points.resize(2, points.cols());
-  mirrored_weights.resize(weights.size());
-  for (int j = 0; j < int(mirror.size()); ++j) {
-    mirrored_points.col(mirror[j]) << -points(0, j), points(1, j);
-    mirrored_weights[mirror[j]] = weights[j];
-  }
+  mirrored_points = mirror_h36m_pixels(points, 0.0);
+  mirrored_weights = mirror_h36m_depth(weights);  // any per-joint values: left and right swapped
 }
 
 // Averages the mirror image's lifted pose, mirrored back, into `out`.
 void average_with_mirror(LiftOutput& out, const LiftOutput& mirrored, double mean_bone_metres) {
-  const std::vector<int>& mirror = skeleton(JointSet::H36m17).mirror;
-  Eigen::Matrix3Xd back(3, out.joints.xyz.cols());
-  for (int j = 0; j < int(mirror.size()); ++j) {
-    const Eigen::Vector3d m = mirrored.joints.xyz.col(mirror[j]);
-    back.col(j) << -m.x(), m.y(), m.z();
-  }
+  Eigen::Matrix3Xd back = mirror_h36m_joints(mirrored.joints.xyz);
   // One view leaves the pose's reflection in depth almost as good as the pose: when the two solves settle on
   // opposite reflections, their average would flatten the person, so the mirror image's is reflected to agree.
   Eigen::Matrix3Xd reflected = back;
