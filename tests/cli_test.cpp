@@ -8,6 +8,7 @@
 #include <random>
 
 #include "monobody/files.hpp"
+#include "monobody/npy.hpp"
 #include "monobody/result.hpp"
 #include "test_support.hpp"
 
@@ -254,6 +255,54 @@ TEST(Cli, EvalH36mTakesAnEnsembleAndNoFlip) {
   EXPECT_FALSE(n["flip_average"].get<bool>());
   EXPECT_TRUE(n["model_metadata"].is_object());
   EXPECT_LT(n["average"]["p1_mm"].get<double>(), 60.0);
+}
+
+// The learned Stacked-Hourglass -> Human3.6M correction: eval h36m applies it to the detections (and says so),
+// refuses it for ground-truth 2D; lift applies it to MPII-16 keypoints, keeps the detector's keypoints in the
+// result, and refuses keypoints of another joint set without touching the output.
+TEST(Cli, EvalAndLiftTakeTheDetectionCorrection) {
+  MONOBODY_SHARED_FILE_OR_SKIP(h36m, "h36m/S9");
+  const fs::path dir = test::temp_dir("cli_correction");
+  const fs::path models = test::source_dir() / "models" / "lift-h36m";
+  const std::string correction = (models / "sh-correction.json").string();
+  const CliRun eval = run_cli(fmt::format("--quiet eval h36m --subjects S9 --input sh --lifter sparse --dictionary '{}' "
+                                          "--alpha 0.6 --stride 500 --correction '{}' -o '{}'",
+                                          (models / "h36m-k128.json").string(), correction, dir.string()));
+  ASSERT_EQ(eval.exit_code, 0) << eval.err;
+  const nlohmann::json e = read_json_file(dir / "h36m_S9_sh_sparse_corrected.json");
+  EXPECT_EQ(e["correction"], correction);
+  EXPECT_GT(e["poses"].get<long>(), 100);
+  EXPECT_LT(e["average"]["p1_mm"].get<double>(), 130.0);  // 95.7 on all of S9
+  const CliRun gt = run_cli(fmt::format("--quiet eval h36m --subjects S9 --input gt --stride 500 --correction '{}' -o '{}'",
+                                        correction, dir.string()));
+  EXPECT_EQ(gt.exit_code, 1);
+  EXPECT_EQ(lines(gt.err), 1) << gt.err;
+
+  // One frame of S9's detections (Directions, first camera) as a result of MPII-16 keypoints.
+  const NpyArray<float> detections = read_npy<float>(h36m / "Directions.54138969.sh2d.npy");
+  Result detected;
+  detected.frames.emplace_back();
+  Person person;
+  person.keypoints2d = Keypoints2D::zeros(JointSet::Mpii16);
+  for (int j = 0; j < 16; ++j) person.keypoints2d->xy.col(j) << detections.at({0, j, 0}), detections.at({0, j, 1});
+  person.keypoints2d->confidence.setOnes();
+  detected.frames[0].people.push_back(person);
+  write_result(dir / "mpii.json", detected);
+  const CliRun lift = run_cli(fmt::format("lift '{}' --method sparse --correction '{}' -o '{}'", (dir / "mpii.json").string(),
+                                          correction, (dir / "lifted.json").string()));
+  ASSERT_EQ(lift.exit_code, 0) << lift.err;
+  const Person lifted = read_result(dir / "lifted.json").frames.at(0).people.at(0);
+  ASSERT_TRUE(lifted.joints3d);
+  EXPECT_EQ(lifted.keypoints2d->joint_set, JointSet::Mpii16);
+  EXPECT_EQ(lifted.keypoints2d->xy, person.keypoints2d->xy);
+
+  const CliRun coco = run_cli(fmt::format("lift '{}' --method sparse --correction '{}' -o '{}'",
+                                          (test::source_dir() / "examples" / "messi5_coco17_by_hand.json").string(),
+                                          correction, (dir / "lifted.json").string()));
+  EXPECT_EQ(coco.exit_code, 1);
+  EXPECT_EQ(lines(coco.err), 1) << coco.err;
+  EXPECT_NE(coco.err.find("mpii16"), std::string::npos) << coco.err;
+  EXPECT_EQ(read_result(dir / "lifted.json").frames.at(0).people.at(0).joints3d->xyz, lifted.joints3d->xyz);  // untouched
 }
 
 TEST(Cli, LiftTemporalSmoothsAClip) {

@@ -42,6 +42,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions& global);
 Command add_eval_command(CLI::App& app, const GlobalOptions& global);
 Command add_train_dictionary_command(CLI::App& app, const GlobalOptions& global);
 Command add_train_lifter_command(CLI::App& app, const GlobalOptions& global);
+Command add_train_correction_command(CLI::App& app, const GlobalOptions& global);
 Command add_train_body_model_command(CLI::App& app, const GlobalOptions& global);
 Command add_fit_command(CLI::App& app, const GlobalOptions& global);
 Command add_run_command(CLI::App& app, const GlobalOptions& global);

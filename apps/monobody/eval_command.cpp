@@ -16,7 +16,7 @@ namespace monobody::cli {
 Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
   struct Options {
     std::vector<std::string> subjects = {"S9"};
-    std::string input = "sh", dictionary, output = "out/eval", data;
+    std::string input = "sh", dictionary, output = "out/eval", data, correction;
     int stride = 1;
     long max_frames = 0;
     SparseLiftOptions solver;
@@ -71,6 +71,8 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
                    "Sparse: pull of the coefficients towards the weak-perspective ones in the perspective refinement")
       ->check(CLI::NonNegativeNumber);
   h36m->add_option("-o,--output", opt->output, "Folder for the tables and the chart");
+  h36m->add_option("--correction", opt->correction,
+                   "--input sh: correct the detections towards Human3.6M's joints (a train-correction JSON)");
   h36m->add_option("--data", opt->data, "The h36m data folder (default: <shared data>/h36m)");
   return {h36m, [opt, &global] {
             const bool learned = opt->lifter != "sparse";
@@ -100,6 +102,12 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             eval.simulated_relations = opt->relations;
             eval.video = opt->video;
             if (opt->lifter == "mlp+ordinal") eval.simulated_depth_noise = opt->depth_noise;
+            std::optional<KeypointCorrection> correction;
+            if (!opt->correction.empty()) {
+              if (opt->input != "sh") throw Error("eval h36m: --correction is for the detections (--input sh)");
+              correction = read_keypoint_correction(opt->correction);
+              eval.correction = &*correction;
+            }
             ensure_writable_directory(opt->output);
 
             std::unique_ptr<ProgressBar> bar;
@@ -118,6 +126,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             if (opt->video) tag += "_video";
             if (opt->weak_perspective) tag += "_weak";
             if (opt->no_flip) tag += "_noflip";
+            if (correction) tag += "_corrected";
             const std::filesystem::path stem =
                 std::filesystem::path(opt->output) / fmt::format("h36m_{}_{}_{}", subjects, opt->input, tag);
             nlohmann::json json = to_json(report);
@@ -133,6 +142,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             } else {
               json["dictionary"] = dict_path.string();
             }
+            if (correction) json["correction"] = opt->correction;
             json["solver"] = {{"alpha", opt->solver.alpha},
                               {"admm_tolerance", opt->solver.admm_tolerance},
                               {"max_admm_iterations", opt->solver.max_admm_iterations},
@@ -167,7 +177,10 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
                                          "rotation smoothness {}, {} sweeps.\n",
                                          opt->temporal.coefficient_smoothness, opt->temporal.rotation_smoothness,
                                          opt->temporal.sweeps)
-                           : std::string());
+                           : std::string()) +
+                      (correction ? fmt::format("Detections corrected towards Human3.6M's joints by `{}`.\n",
+                                                std::filesystem::path(opt->correction).filename().string())
+                                  : std::string());
             const std::string md = to_markdown(report) + settings;
             write_file_atomic(stem.string() + ".md", md);
             write_file_atomic(stem.string() + ".json", json.dump(1) + "\n");

@@ -4,6 +4,7 @@
 
 #include "cli.hpp"
 #include "monobody/error.hpp"
+#include "monobody/keypoint_correction.hpp"
 #include "monobody/lift.hpp"
 #include "monobody/npy.hpp"
 #include "monobody/ordinal.hpp"
@@ -87,7 +88,7 @@ LifterKind choose_lifter(const std::string& method, const Result& result) {
 
 Command add_lift_command(CLI::App& app, const GlobalOptions&) {
   struct Options {
-    std::string input, output, method = "auto", model, relations, joint_set;
+    std::string input, output, method = "auto", model, relations, joint_set, correction;
     bool temporal = false;
     double alpha = SparseLiftOptions{}.alpha;
     double bone_length = kH36mMeanBoneLength;
@@ -112,6 +113,10 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
   sub->add_flag("--temporal", opt->temporal,
                 "Sparse method on a video: each person's consecutive frames solved jointly, with temporal smoothness");
   sub->add_option("--joint-set", opt->joint_set, "Joint set of a .npy input (default: from its joint count)");
+  sub->add_option("--correction", opt->correction,
+                  "Correct the keypoints of a detector towards Human3.6M's joints before lifting (a train-correction "
+                  "JSON, e.g. models/lift-h36m/sh-correction.json for Stacked-Hourglass MPII-16 keypoints)")
+      ->check(CLI::ExistingFile);
   sub->add_option("--alpha", opt->alpha, "Sparse method: sparsity weight")->check(CLI::NonNegativeNumber);
   sub->add_option("--bone-length", opt->bone_length, "Sparse method: mean bone length of the output, metres")
       ->check(CLI::PositiveNumber);
@@ -137,6 +142,26 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
             const std::vector<OrdinalRelation> relations =
                 opt->relations.empty() ? std::vector<OrdinalRelation>{} : read_ordinal_relations(opt->relations);
             const LifterKind kind = choose_lifter(opt->method, result);
+            // What the lifter reads: the keypoints, or their corrected copies (the result keeps the detector's).
+            std::vector<std::vector<Keypoints2D>> corrected(result.frames.size());
+            if (!opt->correction.empty()) {
+              const KeypointCorrection correction = read_keypoint_correction(opt->correction);
+              for (std::size_t f = 0; f < result.frames.size(); ++f)
+                for (const auto& person : result.frames[f].people) {
+                  if (!person.keypoints2d) {
+                    corrected[f].emplace_back();
+                  } else if (person.keypoints2d->joint_set != correction.from) {
+                    throw Error("'" + opt->correction + "' corrects " + std::string(to_string(correction.from)) +
+                                " keypoints; frame " + std::to_string(result.frames[f].frame) + " has " +
+                                std::string(to_string(person.keypoints2d->joint_set)));
+                  } else {
+                    corrected[f].push_back(correction.apply(*person.keypoints2d));
+                  }
+                }
+            }
+            const auto lift_input = [&](std::size_t f, std::size_t i) -> const Keypoints2D& {
+              return corrected[f].empty() ? *result.frames[f].people[i].keypoints2d : corrected[f][i];
+            };
             if (kind == LifterKind::MlpOrdinal)
               for (const auto& frame : result.frames)
                 for (const auto& person : frame.people)
@@ -181,7 +206,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   }
                   std::vector<Keypoints2D> run;
                   for (std::size_t k = begin; k < end; ++k)
-                    run.push_back(*result.frames[seen[k].first].people[seen[k].second].keypoints2d);
+                    run.push_back(lift_input(seen[k].first, seen[k].second));
                   const FrameResult& first = result.frames[seen[begin].first];
                   const auto lifted_run = lifter->lift_sequence(run, first.camera ? &*first.camera : nullptr);
                   for (std::size_t k = begin; k < end; ++k) {
@@ -198,8 +223,8 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   try {
                     const PinholeCamera<double>* camera = frame.camera ? &*frame.camera : nullptr;
                     // A network that reads relations lifts knowing them (once); any lifter is refined with them below.
-                    outputs[f][i] = knows_relations ? lifter->lift_knowing(*frame.people[i].keypoints2d, camera, relations)
-                                                    : lifter->lift(*frame.people[i].keypoints2d, camera);
+                    outputs[f][i] = knows_relations ? lifter->lift_knowing(lift_input(f, i), camera, relations)
+                                                    : lifter->lift(lift_input(f, i), camera);
                   } catch (const Error& e) {
                     failures[f][i] = e.what();
                   }
@@ -223,7 +248,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                                            {"iterations", out.iterations},
                                            {"reprojection_rms", out.reprojection_rms}};
                   if (!relations.empty()) {
-                    const Keypoints2D h36m = map_joints(*person.keypoints2d, JointSet::H36m17);
+                    const Keypoints2D h36m = map_joints(lift_input(f, i), JointSet::H36m17);
                     const PinholeCamera<double> cam = camera ? *camera : assumed_camera(frame, h36m);
                     // Imposed on any lifter's output (--temporal is the sparse lifter's, which does not read them).
                     out.joints.xyz = refine_with_relations(out.joints.xyz, h36m, cam, relations);

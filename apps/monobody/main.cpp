@@ -56,6 +56,7 @@ int main(int argc, char** argv) {
       add_eval_command(app, global),
       add_train_dictionary_command(app, global),
       add_train_lifter_command(app, global),
+      add_train_correction_command(app, global),
       add_train_body_model_command(app, global),
       add_fit_command(app, global),
       add_export_command(app, global),

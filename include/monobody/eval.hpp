@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "monobody/keypoint_correction.hpp"
 #include "monobody/lift.hpp"
 
 namespace monobody {
@@ -74,6 +75,9 @@ struct H36mEvalOptions {
   // Lift each camera view's frames as one sequence (Lifter::lift_sequence: the temporal sparse model), instead
   // of frame by frame. Use with stride 1: the data's frames are 10 Hz.
   bool video = false;
+  // For the SH input: the detections corrected towards Human3.6M's joints, with learned per-joint confidences
+  // (keypoint_correction.hpp), instead of the fixed MPII -> H36M mapping. Not owned; null: none.
+  const KeypointCorrection* correction = nullptr;
 };
 
 struct H36mActionErrors {

@@ -57,6 +57,7 @@ std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, const H36m
       for (int j = 0; j < 16; ++j) kp.xy.col(j) << v.detections.at({f, j, 0}), v.detections.at({f, j, 1});
     }
     kp.confidence.setOnes();
+    if (options.correction && input == H36mInput::StackedHourglass) kp = options.correction->apply(kp);
     if (options.simulated_depth_noise >= 0) {
       const Keypoints2D h36m = kp.joint_set == JointSet::H36m17 ? kp : map_joints(kp, JointSet::H36m17);
       const Eigen::VectorXd depth = simulate_network_depth(truth, v.camera.intrinsics, h36m.xy,

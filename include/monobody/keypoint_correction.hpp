@@ -1,0 +1,63 @@
+// A learned correction of one 2D detector's keypoints towards another joint set's definitions.
+//
+// A detector trained on one dataset (e.g. the Stacked-Hourglass network on MPII) places joints where that
+// dataset's annotators did: MPII's hips sit wider and higher than Human3.6M's joint centres, its head top is
+// not Human3.6M's head. The fixed interpolations of joint_mapping() cannot learn that, nor which joints the
+// detector gets wrong most. This correction is a linear map, learned on pairs of detections and true 2D
+// (e.g. Human3.6M's training subjects: shipped detections against projected ground truth), from the whole
+// detected pose to each target joint, in a frame normalised for position and size (the detections' centroid
+// and RMS radius), made left-right symmetric by learning from every pair's mirror image too. It also reports
+// each target joint's residual spread. (Weighting the sparse lifter's residuals by it, as inverse variances,
+// was measured and made things worse: held-out S8 P2 63.3 -> 65.8 mm; so the confidences stay the detector's.)
+#pragma once
+
+#include <Eigen/Core>
+#include <filesystem>
+#include <string>
+
+#include "monobody/keypoints.hpp"
+
+namespace monobody {
+
+struct KeypointCorrection {
+  JointSet from = JointSet::Mpii16;
+  JointSet to = JointSet::H36m17;
+  // 2T x (2F + 1): normalised target (x0, y0, x1, ...) from the normalised source and a constant 1.
+  Eigen::MatrixXd map;
+  // T: each target joint's residual RMS distance on the training pairs, in units of the source's RMS radius.
+  Eigen::VectorXd sigma;
+  long samples = 0;       // training pairs (before mirroring)
+  std::string trained_on; // free text: the data and command
+
+  // The corrected keypoints (joint set `to`), each with the smallest source confidence (every corrected joint
+  // is made from all detected ones). Needs every source joint: when one is missing (or the detections
+  // collapse to a point) the fixed joint_mapping() is used instead, so a partly seen person still lifts.
+  // Throws monobody::Error when the keypoints are not in the `from` joint set.
+  Keypoints2D apply(const Keypoints2D& detected) const;
+};
+
+// Accumulates the least-squares problem pair by pair (no pairs are kept, so millions fit in memory).
+class KeypointCorrectionLearner {
+ public:
+  KeypointCorrectionLearner(JointSet from, JointSet to);
+  // A detection and the true 2D of the same person in the same image. Pairs with a missing joint on
+  // either side are skipped (returns false).
+  bool add(const Keypoints2D& detected, const Keypoints2D& truth);
+  long samples() const { return samples_; }
+  // Solves with a small ridge (relative to the mean feature variance). Throws monobody::Error with too few
+  // pairs (fewer than the map has inputs).
+  KeypointCorrection solve(double ridge = 1e-6) const;
+
+ private:
+  void accumulate(const Eigen::Matrix2Xd& source, const Eigen::Matrix2Xd& target);
+  JointSet from_, to_;
+  Eigen::MatrixXd xtx_, xty_, yty_;
+  long samples_ = 0;
+};
+
+// JSON: {"format": "monobody-keypoint-correction", "version": 1, "from", "to", "map", "sigma", ...}.
+// The reader checks sizes, joint sets and finiteness and throws monobody::Error with the file's name.
+KeypointCorrection read_keypoint_correction(const std::filesystem::path& path);
+void write_keypoint_correction(const std::filesystem::path& path, const KeypointCorrection& correction);
+
+}  // namespace monobody

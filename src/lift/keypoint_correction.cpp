@@ -1,0 +1,178 @@
+// The learned detector-to-joint-set correction (keypoint_correction.hpp): normal equations accumulated pair by
+// pair, solved once; applied per pose in a frame normalised for position and size.
+#include "monobody/keypoint_correction.hpp"
+
+#include <Eigen/Cholesky>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "monobody/error.hpp"
+#include "monobody/files.hpp"
+
+namespace monobody {
+namespace {
+
+// Centroid and RMS radius of the points; false when a point is missing or they collapse to one point.
+bool normalise(const Keypoints2D& kp, Eigen::Matrix2Xd& out, Eigen::Vector2d* centre = nullptr, double* radius = nullptr) {
+  if (kp.count_valid() != kp.size()) return false;
+  const Eigen::Vector2d c = kp.xy.rowwise().mean();
+  const double r = std::sqrt((kp.xy.colwise() - c).colwise().squaredNorm().mean());
+  if (!(r > 1e-9) || !std::isfinite(r)) return false;
+  out = (kp.xy.colwise() - c) / r;
+  if (centre) *centre = c;
+  if (radius) *radius = r;
+  return true;
+}
+
+Eigen::Matrix2Xd mirrored(const Eigen::Matrix2Xd& points, JointSet set) {
+  const std::vector<int>& partner = skeleton(set).mirror;
+  Eigen::Matrix2Xd out(2, points.cols());
+  for (Eigen::Index j = 0; j < points.cols(); ++j)
+    out.col(j) = Eigen::Vector2d(-points(0, partner[std::size_t(j)]), points(1, partner[std::size_t(j)]));
+  return out;
+}
+
+}  // namespace
+
+KeypointCorrectionLearner::KeypointCorrectionLearner(JointSet from, JointSet to) : from_(from), to_(to) {
+  const int inputs = 2 * skeleton(from).size() + 1, outputs = 2 * skeleton(to).size();
+  xtx_ = Eigen::MatrixXd::Zero(inputs, inputs);
+  xty_ = Eigen::MatrixXd::Zero(inputs, outputs);
+  yty_ = Eigen::MatrixXd::Zero(outputs, outputs);
+}
+
+void KeypointCorrectionLearner::accumulate(const Eigen::Matrix2Xd& source, const Eigen::Matrix2Xd& target) {
+  Eigen::VectorXd x(xtx_.rows());
+  x.head(x.size() - 1) = source.reshaped();
+  x[x.size() - 1] = 1.0;
+  const Eigen::VectorXd y = target.reshaped();
+  xtx_.selfadjointView<Eigen::Lower>().rankUpdate(x);
+  xty_.noalias() += x * y.transpose();
+  yty_.noalias() += y * y.transpose();
+}
+
+bool KeypointCorrectionLearner::add(const Keypoints2D& detected, const Keypoints2D& truth) {
+  if (detected.joint_set != from_ || truth.joint_set != to_)
+    throw Error("keypoint correction: a training pair in the wrong joint sets");
+  Eigen::Vector2d centre;
+  double radius = 0;
+  Eigen::Matrix2Xd source;
+  if (!normalise(detected, source, &centre, &radius) || truth.count_valid() != truth.size()) return false;
+  // The target in the source's frame (the correction must not see the truth's own position or size).
+  const Eigen::Matrix2Xd target = (truth.xy.colwise() - centre) / radius;
+  accumulate(source, target);
+  accumulate(mirrored(source, from_), mirrored(target, to_));
+  ++samples_;
+  return true;
+}
+
+KeypointCorrection KeypointCorrectionLearner::solve(double ridge) const {
+  const Eigen::Index inputs = xtx_.rows();
+  if (samples_ < inputs)
+    throw Error("keypoint correction: " + std::to_string(samples_) + " training pairs, need at least " +
+                std::to_string(inputs));
+  Eigen::MatrixXd gram = xtx_.selfadjointView<Eigen::Lower>();
+  const double scale = gram.diagonal().mean();
+  gram.diagonal().array() += ridge * scale;
+  const Eigen::LDLT<Eigen::MatrixXd> ldlt(gram);
+  const Eigen::MatrixXd coefficients = ldlt.solve(xty_);  // inputs x outputs
+  if (ldlt.info() != Eigen::Success || !coefficients.allFinite())
+    throw Error("keypoint correction: the training pairs do not determine the map");
+  KeypointCorrection out;
+  out.from = from_;
+  out.to = to_;
+  out.map = coefficients.transpose();
+  out.samples = samples_;
+  // Residual sum of squares per output from the normal equations: y'y - 2 a'X'y + a'X'X a.
+  const Eigen::MatrixXd xtx = xtx_.selfadjointView<Eigen::Lower>();
+  const int targets = skeleton(to_).size();
+  out.sigma.resize(targets);
+  const double pairs = 2.0 * double(samples_);  // with the mirror images
+  for (int j = 0; j < targets; ++j) {
+    double ss = 0;
+    for (int d = 0; d < 2; ++d) {
+      const Eigen::VectorXd a = coefficients.col(2 * j + d);
+      ss += yty_(2 * j + d, 2 * j + d) - 2.0 * a.dot(xty_.col(2 * j + d)) + a.dot(xtx * a);
+    }
+    out.sigma[j] = std::sqrt(std::max(ss, 0.0) / pairs);
+  }
+  return out;
+}
+
+Keypoints2D KeypointCorrection::apply(const Keypoints2D& detected) const {
+  if (detected.joint_set != from)
+    throw Error("keypoint correction: expects " + std::string(to_string(from)) + " keypoints, got " +
+                std::string(to_string(detected.joint_set)));
+  Eigen::Vector2d centre;
+  double radius = 0;
+  Eigen::Matrix2Xd source;
+  Keypoints2D out = map_joints(detected, to);
+  if (!normalise(detected, source, &centre, &radius)) return out;
+  Eigen::VectorXd x(map.cols());
+  x.head(x.size() - 1) = source.reshaped();
+  x[x.size() - 1] = 1.0;
+  const Eigen::VectorXd y = map * x;
+  // Every corrected joint is made from every detected one: the least confident detection speaks for all.
+  out.confidence.setConstant(detected.confidence.minCoeff());
+  for (int j = 0; j < out.size(); ++j) out.xy.col(j) = centre + radius * y.segment<2>(2 * j);
+  return out;
+}
+
+KeypointCorrection read_keypoint_correction(const std::filesystem::path& path) {
+  const nlohmann::json j = read_json_file(path);
+  const std::string where = "keypoint correction '" + path.string() + "': ";
+  try {
+    if (j.value("format", "") != "monobody-keypoint-correction")
+      throw Error(where + "not a keypoint correction (\"format\" must be \"monobody-keypoint-correction\")");
+    if (j.value("version", 0) != 1) throw Error(where + "unsupported version");
+    KeypointCorrection c;
+    try {
+      c.from = parse_joint_set(j.at("from").get<std::string>());
+      c.to = parse_joint_set(j.at("to").get<std::string>());
+    } catch (const Error& e) {
+      throw Error(where + e.what());
+    }
+    const auto rows = j.at("map").get<std::vector<std::vector<double>>>();
+    const auto sigma = j.at("sigma").get<std::vector<double>>();
+    const std::size_t inputs = std::size_t(2 * skeleton(c.from).size() + 1), outputs = std::size_t(2 * skeleton(c.to).size());
+    if (rows.size() != outputs) throw Error(where + "\"map\" needs " + std::to_string(outputs) + " rows");
+    if (sigma.size() != outputs / 2) throw Error(where + "\"sigma\" needs " + std::to_string(outputs / 2) + " values");
+    c.map.resize(Eigen::Index(outputs), Eigen::Index(inputs));
+    for (std::size_t r = 0; r < outputs; ++r) {
+      if (rows[r].size() != inputs) throw Error(where + "every \"map\" row needs " + std::to_string(inputs) + " values");
+      for (std::size_t k = 0; k < inputs; ++k) c.map(Eigen::Index(r), Eigen::Index(k)) = rows[r][k];
+    }
+    c.sigma = Eigen::Map<const Eigen::VectorXd>(sigma.data(), Eigen::Index(sigma.size()));
+    if (!c.map.allFinite()) throw Error(where + "\"map\" has a value that is not finite");
+    if (!(c.sigma.array() > 0).all() || !c.sigma.allFinite()) throw Error(where + "every \"sigma\" must be positive");
+    c.samples = j.value("samples", 0L);
+    c.trained_on = j.value("trained_on", "");
+    return c;
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where + e.what());
+  }
+}
+
+void write_keypoint_correction(const std::filesystem::path& path, const KeypointCorrection& c) {
+  nlohmann::json j;
+  j["format"] = "monobody-keypoint-correction";
+  j["version"] = 1;
+  j["from"] = std::string(to_string(c.from));
+  j["to"] = std::string(to_string(c.to));
+  j["samples"] = c.samples;
+  j["trained_on"] = c.trained_on;
+  j["units"] = "map: normalised target (x0, y0, x1, ...) = map * [normalised source (x0, y0, ...); 1], normalised = "
+               "(pixels - the source's centroid) / the source's RMS radius; sigma: residual RMS distance per target "
+               "joint in the same units";
+  j["sigma"] = std::vector<double>(c.sigma.data(), c.sigma.data() + c.sigma.size());
+  nlohmann::json rows = nlohmann::json::array();
+  for (Eigen::Index r = 0; r < c.map.rows(); ++r) {
+    std::vector<double> row(std::size_t(c.map.cols()));
+    for (Eigen::Index k = 0; k < c.map.cols(); ++k) row[std::size_t(k)] = c.map(r, k);
+    rows.push_back(row);
+  }
+  j["map"] = rows;
+  write_file_atomic(path, j.dump(1) + "\n");
+}
+
+}  // namespace monobody
