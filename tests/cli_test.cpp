@@ -266,13 +266,13 @@ TEST(Cli, EvalAndLiftTakeTheDetectionCorrection) {
   const fs::path models = test::source_dir() / "models" / "lift-h36m";
   const std::string correction = (models / "sh-correction.json").string();
   const CliRun eval = run_cli(fmt::format("--quiet eval h36m --subjects S9 --input sh --lifter sparse --dictionary '{}' "
-                                          "--alpha 0.6 --stride 500 --correction '{}' -o '{}'",
+                                          "--alpha 0.6 --stride 2000 --no-flip --correction '{}' -o '{}'",
                                           (models / "h36m-k128.json").string(), correction, dir.string()));
   ASSERT_EQ(eval.exit_code, 0) << eval.err;
-  const nlohmann::json e = read_json_file(dir / "h36m_S9_sh_sparse_corrected.json");
+  const nlohmann::json e = read_json_file(dir / "h36m_S9_sh_sparse_noflip_corrected.json");
   EXPECT_EQ(e["correction"], correction);
-  EXPECT_GT(e["poses"].get<long>(), 100);
-  EXPECT_LT(e["average"]["p1_mm"].get<double>(), 130.0);  // 95.7 on all of S9
+  EXPECT_GT(e["poses"].get<long>(), 20);
+  EXPECT_LT(e["average"]["p1_mm"].get<double>(), 130.0);  // 95.6 on all of S9 (with the mirror image)
   const CliRun gt = run_cli(fmt::format("--quiet eval h36m --subjects S9 --input gt --stride 500 --correction '{}' -o '{}'",
                                         correction, dir.string()));
   EXPECT_EQ(gt.exit_code, 1);

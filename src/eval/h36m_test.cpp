@@ -104,12 +104,13 @@ TEST(H36mEvaluation, TheDetectionCorrectionHelpsTheSparseLifter) {
   const KeypointCorrection correction = read_keypoint_correction(models / "sh-correction.json");
   SparseLifterOptions options;
   options.solver.alpha = 0.6;
+  options.flip_average = false;  // one solve per pose: this test runs under the sanitizers too
   const SparseLifter lifter(read_pose_dictionary(models / "h36m-k128.json"), options);
   H36mEvalOptions eval;
   eval.data_dir = dir.parent_path();
   eval.subjects = {"S9"};
   eval.input = H36mInput::StackedHourglass;
-  eval.stride = 100;
+  eval.stride = 200;
   const H36mReport fixed = evaluate_h36m(lifter, eval);
   eval.correction = &correction;
   const H36mReport corrected = evaluate_h36m(lifter, eval);
@@ -117,7 +118,7 @@ TEST(H36mEvaluation, TheDetectionCorrectionHelpsTheSparseLifter) {
   RecordProperty("p1_corrected_mm", std::to_string(corrected.p1));
   RecordProperty("p2_fixed_mm", std::to_string(fixed.p2));
   RecordProperty("p2_corrected_mm", std::to_string(corrected.p2));
-  ASSERT_GT(corrected.poses, 500);
+  ASSERT_GT(corrected.poses, 250);
   EXPECT_EQ(corrected.failures, 0);
   // All of S9 (eval h36m --stride 1): P1 101.3 -> 95.7 mm, P2 68.2 -> 66.8.
   EXPECT_LT(corrected.p1, fixed.p1 - 2.0) << "corrected " << corrected.p1 << " mm, fixed mapping " << fixed.p1 << " mm";

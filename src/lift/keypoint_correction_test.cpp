@@ -124,8 +124,8 @@ TEST(KeypointCorrection, FileRoundTripAndBadFilesGiveClearErrors) {
 
 TEST(KeypointCorrection, BringsStackedHourglassDetectionsCloserToHuman36mJoints) {
   MONOBODY_SHARED_FILE_OR_SKIP(h36m, "h36m");
-  // Learned on one training subject, measured on the test subject's detections (every 20th frame, all
-  // cameras): the mean distance of each H36M joint to the projected ground truth, fixed mapping vs corrected.
+  // Learned on the training subjects (every 10th frame), measured on the test subject's detections (every 40th
+  // frame, all cameras): the mean distance of each H36M joint to the projected ground truth, fixed mapping vs corrected.
   auto pairs = [&](const std::string& subject, int step, const auto& each) {
     for (const H36mSequence& seq : load_h36m(h36m, {subject})) {
       if (seq.gt_offset_suspect) continue;  // ground truth displaced from the video (data README)
@@ -146,11 +146,11 @@ TEST(KeypointCorrection, BringsStackedHourglassDetectionsCloserToHuman36mJoints)
     }
   };
   KeypointCorrectionLearner learner(JointSet::Mpii16, JointSet::H36m17);
-  for (const char* subject : {"S1", "S5", "S6", "S7", "S8"}) pairs(subject, 5, [&](const Keypoints2D& d, const Keypoints2D& t) { learner.add(d, t); });
+  for (const char* subject : {"S1", "S5", "S6", "S7", "S8"}) pairs(subject, 10, [&](const Keypoints2D& d, const Keypoints2D& t) { learner.add(d, t); });
   const KeypointCorrection correction = learner.solve();
   double fixed = 0, corrected = 0;
   long n = 0;
-  pairs("S9", 20, [&](const Keypoints2D& d, const Keypoints2D& t) {
+  pairs("S9", 40, [&](const Keypoints2D& d, const Keypoints2D& t) {
     fixed += (map_joints(d, JointSet::H36m17).xy - t.xy).colwise().norm().mean();
     corrected += (correction.apply(d).xy - t.xy).colwise().norm().mean();
     ++n;
@@ -159,8 +159,9 @@ TEST(KeypointCorrection, BringsStackedHourglassDetectionsCloserToHuman36mJoints)
   corrected /= double(n);
   RecordProperty("fixed_px", std::to_string(fixed));
   RecordProperty("corrected_px", std::to_string(corrected));
-  EXPECT_GT(n, 2500);
-  // Measured: 11.44 px with the fixed mapping, 10.61 px corrected (2,816 poses); the bound keeps 60 % of the gain.
+  RecordProperty("poses", std::to_string(n));
+  EXPECT_GT(n, 1200);
+  // Measured: 11.20 px with the fixed mapping, 10.39 px corrected (1,432 poses); the bound keeps 60 % of the gain.
   EXPECT_LT(corrected, fixed - 0.5) << "fixed " << fixed << " px, corrected " << corrected << " px";
 }
 
