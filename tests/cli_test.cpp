@@ -272,7 +272,7 @@ TEST(Cli, EvalAndLiftTakeTheDetectionCorrection) {
   const nlohmann::json e = read_json_file(dir / "h36m_S9_sh_sparse_noflip_corrected.json");
   EXPECT_EQ(e["correction"], correction);
   EXPECT_GT(e["poses"].get<long>(), 20);
-  EXPECT_LT(e["average"]["p1_mm"].get<double>(), 130.0);  // 95.6 on all of S9 (with the mirror image)
+  EXPECT_LT(e["average"]["p1_mm"].get<double>(), 130.0);  // 90.9 on all of S9 (with the mirror image)
   const CliRun gt = run_cli(fmt::format("--quiet eval h36m --subjects S9 --input gt --stride 500 --correction '{}' -o '{}'",
                                         correction, dir.string()));
   EXPECT_EQ(gt.exit_code, 1);

@@ -16,6 +16,7 @@ Command add_train_correction_command(CLI::App& app, const GlobalOptions&) {
     std::vector<std::string> subjects = {"S1", "S5", "S6", "S7", "S8"};
     int step = 1;
     double ridge = 1e-6;
+    bool linear = false;
     std::string output, data;
   };
   auto opt = std::make_shared<Options>();
@@ -24,6 +25,7 @@ Command add_train_correction_command(CLI::App& app, const GlobalOptions&) {
   sub->add_option("--subjects", opt->subjects, "Human3.6M training subjects")->delimiter(',');
   sub->add_option("--step", opt->step, "Use every n-th frame (the data is at 10 Hz)")->check(CLI::PositiveNumber);
   sub->add_option("--ridge", opt->ridge, "Ridge weight, relative to the mean feature power")->check(CLI::NonNegativeNumber);
+  sub->add_flag("--linear", opt->linear, "A map linear in the detections only (default: also their pairwise products)");
   sub->add_option("--data", opt->data, "The h36m data folder (default: <shared data>/h36m)");
   sub->add_option("-o,--output", opt->output, "Output correction JSON")->required();
   return {sub, [opt] {
@@ -32,7 +34,7 @@ Command add_train_correction_command(CLI::App& app, const GlobalOptions&) {
               if (s == "S9" || s == "S11") throw Error("train-correction: " + s + " is a test subject");
             const std::filesystem::path dir = opt->data.empty() ? shared_data_dir() / "h36m" : std::filesystem::path(opt->data);
             const std::vector<H36mSequence> sequences = load_h36m(dir, opt->subjects);
-            KeypointCorrectionLearner learner(JointSet::Mpii16, JointSet::H36m17);
+            KeypointCorrectionLearner learner(JointSet::Mpii16, JointSet::H36m17, !opt->linear);
             long skipped = 0, suspect = 0;
             for (const H36mSequence& seq : sequences) {
               // The data README's flagged sequences have ground truth displaced from the video: not a pair.
@@ -60,8 +62,9 @@ Command add_train_correction_command(CLI::App& app, const GlobalOptions&) {
             for (const auto& s : opt->subjects) subjects += (subjects.empty() ? "" : ",") + s;
             correction.trained_on = fmt::format(
                 "Human3.6M {} (Stacked-Hourglass detections vs projected ground truth, four cameras; "
-                "non-commercial research only): monobody train-correction --subjects {} --step {} --ridge {} -o {}",
-                subjects, subjects, opt->step, opt->ridge, std::filesystem::path(opt->output).filename().string());
+                "non-commercial research only): monobody train-correction --subjects {} --step {} --ridge {}{} -o {}",
+                subjects, subjects, opt->step, opt->ridge, opt->linear ? " --linear" : "",
+                std::filesystem::path(opt->output).filename().string());
             write_keypoint_correction(opt->output, correction);
             std::string sigmas;
             for (int j = 0; j < correction.sigma.size(); ++j)

@@ -118,11 +118,13 @@ TEST(H36mEvaluation, TheDetectionCorrectionHelpsTheSparseLifter) {
   RecordProperty("p1_corrected_mm", std::to_string(corrected.p1));
   RecordProperty("p2_fixed_mm", std::to_string(fixed.p2));
   RecordProperty("p2_corrected_mm", std::to_string(corrected.p2));
+  RecordProperty("poses", std::to_string(corrected.poses));
   ASSERT_GT(corrected.poses, 250);
   EXPECT_EQ(corrected.failures, 0);
-  // All of S9 (eval h36m --stride 1): P1 101.3 -> 95.7 mm, P2 68.2 -> 66.8.
-  EXPECT_LT(corrected.p1, fixed.p1 - 2.0) << "corrected " << corrected.p1 << " mm, fixed mapping " << fixed.p1 << " mm";
-  EXPECT_LT(corrected.p2, fixed.p2);
+  // Measured on these 348 poses: P1 99.8 -> 90.3 mm, P2 59.1 -> 56.5 (all of S9 with the mirror image: P1
+  // 101.3 -> 90.9, P2 68.2 -> 64.8).
+  EXPECT_LT(corrected.p1, fixed.p1 - 5.0) << "corrected " << corrected.p1 << " mm, fixed mapping " << fixed.p1 << " mm";
+  EXPECT_LT(corrected.p2, fixed.p2 - 1.0) << "corrected " << corrected.p2 << " mm, fixed mapping " << fixed.p2 << " mm";
 }
 
 TEST(H36mEvaluation, ReportsUnknownSubjects) {
