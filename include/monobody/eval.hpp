@@ -75,8 +75,8 @@ struct H36mEvalOptions {
   // Lift each camera view's frames as one sequence (Lifter::lift_sequence: the temporal sparse model), instead
   // of frame by frame. Use with stride 1: the data's frames are 10 Hz.
   bool video = false;
-  // For the SH input: the detections corrected towards Human3.6M's joints, with learned per-joint confidences
-  // (keypoint_correction.hpp), instead of the fixed MPII -> H36M mapping. Not owned; null: none.
+  // For the SH input: the detections corrected towards Human3.6M's joints (keypoint_correction.hpp), instead
+  // of the fixed MPII -> H36M mapping. Not owned; null: none.
   const KeypointCorrection* correction = nullptr;
 };
 

@@ -9,8 +9,9 @@
 // and RMS radius), made left-right symmetric by learning from every pair's mirror image too. It is linear in
 // the detected coordinates and, by default, in their pairwise products as well (quadratic): Human3.6M's
 // held-out S8, sparse lifter, P1 / P2 96.3 / 64.5 mm through the fixed mapping, 91.2 / 63.3 linear, 86.5 / 61.1
-// quadratic. It also reports each target joint's residual spread. (Weighting the sparse lifter's residuals by it, as inverse variances,
-// was measured and made things worse: held-out S8 P2 63.3 -> 65.8 mm; so the confidences stay the detector's.)
+// quadratic. It also reports each target joint's residual spread. (Weighting the sparse lifter's residuals by
+// it, as inverse variances, was measured and made things worse: held-out S8 P2 63.3 -> 65.8 mm; so the
+// confidences stay the detector's.)
 #pragma once
 
 #include <Eigen/Core>
@@ -40,7 +41,8 @@ struct KeypointCorrection {
   Keypoints2D apply(const Keypoints2D& detected) const;
 };
 
-// Accumulates the least-squares problem pair by pair (no pairs are kept, so millions fit in memory).
+// Accumulates the least-squares problem's normal equations (only a block of pairs is kept, so millions fit in
+// memory).
 class KeypointCorrectionLearner {
  public:
   KeypointCorrectionLearner(JointSet from, JointSet to, bool quadratic = true);

@@ -1,5 +1,5 @@
-// The learned detector-to-joint-set correction (keypoint_correction.hpp): normal equations accumulated pair by
-// pair, solved once; applied per pose in a frame normalised for position and size.
+// The learned detector-to-joint-set correction (keypoint_correction.hpp): normal equations accumulated block by
+// block, solved once; applied per pose in a frame normalised for position and size.
 #include "monobody/keypoint_correction.hpp"
 
 #include <Eigen/Cholesky>
@@ -168,7 +168,8 @@ KeypointCorrection read_keypoint_correction(const std::filesystem::path& path) {
     const std::string kind = j.at("features").get<std::string>();
     if (kind != "linear" && kind != "quadratic") throw Error(where + "\"features\" must be \"linear\" or \"quadratic\"");
     c.quadratic = kind == "quadratic";
-    const std::size_t inputs = std::size_t(feature_count(skeleton(c.from).size(), c.quadratic)), outputs = std::size_t(2 * skeleton(c.to).size());
+    const std::size_t inputs = std::size_t(feature_count(skeleton(c.from).size(), c.quadratic));
+    const std::size_t outputs = std::size_t(2 * skeleton(c.to).size());
     if (rows.size() != outputs) throw Error(where + "\"map\" needs " + std::to_string(outputs) + " rows");
     if (sigma.size() != outputs / 2) throw Error(where + "\"sigma\" needs " + std::to_string(outputs / 2) + " values");
     c.map.resize(Eigen::Index(outputs), Eigen::Index(inputs));
