@@ -72,7 +72,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
       ->check(CLI::NonNegativeNumber);
   h36m->add_option("-o,--output", opt->output, "Folder for the tables and the chart");
   h36m->add_option("--correction", opt->correction,
-                   "--input sh: correct the detections towards Human3.6M's joints (a train-correction JSON)");
+                   "--input sh: correct the detections towards Human3.6M's joints (a train-correction file)");
   h36m->add_option("--data", opt->data, "The h36m data folder (default: <shared data>/h36m)");
   return {h36m, [opt, &global] {
             const bool learned = opt->lifter != "sparse";

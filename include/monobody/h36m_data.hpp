@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "monobody/camera.hpp"
+#include "monobody/keypoints.hpp"
 #include "monobody/npy.hpp"
 
 namespace monobody {
@@ -32,7 +33,15 @@ struct H36mSequence {
   int frame_count() const { return int(world.shape[0]); }
   // The Stacked-Hourglass detections of one camera: (T, 16, 2) pixels, MPII-16 order.
   NpyArray<float> detections(int camera) const;
+  // One frame's joints (3 x 17): in world millimetres; in a camera's frame (millimetres, OpenCV axes);
+  // projected to that camera's pixels.
+  Eigen::Matrix3Xd world_joints(int frame) const;
+  Eigen::Matrix3Xd camera_joints(int frame, int camera) const;
+  Eigen::Matrix2Xd projected_joints(int frame, int camera) const;
 };
+
+// One frame of detections(camera) as MPII-16 keypoints (the file has no confidences: every joint gets 1).
+Keypoints2D h36m_detection(const NpyArray<float>& detections, int frame);
 
 // All sequences of the given subjects, in index.json order. Throws monobody::Error for a missing folder,
 // an unknown subject or malformed files.

@@ -39,6 +39,33 @@ NpyArray<float> H36mSequence::detections(int camera) const {
   return d;
 }
 
+Eigen::Matrix3Xd H36mSequence::world_joints(int f) const {
+  Eigen::Matrix3Xd p(3, 17);
+  for (int j = 0; j < 17; ++j) p.col(j) << world.at({f, j, 0}), world.at({f, j, 1}), world.at({f, j, 2});
+  return p;
+}
+
+Eigen::Matrix3Xd H36mSequence::camera_joints(int f, int camera) const {
+  const CameraPose<double>& pose = cameras.at(std::size_t(camera)).pose;
+  Eigen::Matrix3Xd p = world_joints(f);
+  for (int j = 0; j < 17; ++j) p.col(j) = pose.to_camera(Eigen::Vector3d(p.col(j)));
+  return p;
+}
+
+Eigen::Matrix2Xd H36mSequence::projected_joints(int f, int camera) const {
+  const Eigen::Matrix3Xd p = camera_joints(f, camera);
+  Eigen::Matrix2Xd px(2, 17);
+  for (int j = 0; j < 17; ++j) px.col(j) = cameras.at(std::size_t(camera)).intrinsics.project(Eigen::Vector3d(p.col(j)));
+  return px;
+}
+
+Keypoints2D h36m_detection(const NpyArray<float>& detections, int f) {
+  Keypoints2D kp = Keypoints2D::zeros(JointSet::Mpii16);
+  for (int j = 0; j < 16; ++j) kp.xy.col(j) << detections.at({f, j, 0}), detections.at({f, j, 1});
+  kp.confidence.setOnes();
+  return kp;
+}
+
 std::vector<H36mSequence> load_h36m(const fs::path& dir, const std::vector<std::string>& subjects) {
   if (!fs::is_directory(dir)) throw Error("Human3.6M data not found at '" + dir.string() + "'");
   const nlohmann::json index = read_json_file(dir / "index.json");

@@ -53,8 +53,7 @@ std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, const H36m
       kp = Keypoints2D::zeros(JointSet::H36m17);
       for (int j = 0; j < 17; ++j) kp.xy.col(j) = v.camera.intrinsics.project(truth.col(j));
     } else {
-      kp = Keypoints2D::zeros(JointSet::Mpii16);
-      for (int j = 0; j < 16; ++j) kp.xy.col(j) << v.detections.at({f, j, 0}), v.detections.at({f, j, 1});
+      kp = h36m_detection(v.detections, f);
     }
     kp.confidence.setOnes();
     if (options.correction && input == H36mInput::StackedHourglass) kp = options.correction->apply(kp);

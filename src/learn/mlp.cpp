@@ -237,4 +237,18 @@ void Mlp::forward(const Eigen::Ref<const Eigen::MatrixXf>& inputs, Eigen::Ref<Ei
             weights_.out_mean.array();
 }
 
+Eigen::VectorXf mlp_forward(const MlpWeights& w, const Eigen::Ref<const Eigen::VectorXf>& input) {
+  const MlpSpec& s = w.spec;
+  if (input.size() != s.inputs || int(w.layers.size()) != s.layer_count())
+    throw Error("MLP forward: expected " + std::to_string(s.inputs) + " inputs");
+  const auto& L = w.layers;
+  const Eigen::VectorXf x = (input - w.in_mean).cwiseQuotient(w.in_std);
+  Eigen::VectorXf h = (L[0].weight * x + L[0].bias).cwiseMax(0.0f);
+  for (int b = 0; b < s.blocks; ++b) {
+    const Eigen::VectorXf t = (L[1 + 2 * b].weight * h + L[1 + 2 * b].bias).cwiseMax(0.0f);
+    h += (L[2 + 2 * b].weight * t + L[2 + 2 * b].bias).cwiseMax(0.0f);
+  }
+  return (L.back().weight * h + L.back().bias).cwiseProduct(w.out_std) + w.out_mean;
+}
+
 }  // namespace monobody

@@ -3,8 +3,14 @@
 #include "monobody/keypoint_correction.hpp"
 
 #include <Eigen/Cholesky>
+#include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <numeric>
+#include <random>
+
+#include "monobody/mlp_train.hpp"
 
 #include "monobody/error.hpp"
 #include "monobody/files.hpp"
@@ -47,6 +53,15 @@ Eigen::Matrix2Xd mirrored(const Eigen::Matrix2Xd& points, JointSet set) {
   for (Eigen::Index j = 0; j < points.cols(); ++j)
     out.col(j) = Eigen::Vector2d(-points(0, partner[std::size_t(j)]), points(1, partner[std::size_t(j)]));
   return out;
+}
+
+// joint_mapping()'s fixed interpolation of normalised points (affine with weights summing to one, so it commutes
+// with the normalisation).
+Eigen::Matrix2Xd fixed_mapping(const Eigen::Matrix2Xd& source, JointSet from, JointSet to) {
+  Keypoints2D kp = Keypoints2D::zeros(from);
+  kp.xy = source;
+  kp.confidence.setOnes();
+  return map_joints(kp, to).xy;
 }
 
 }  // namespace
@@ -139,6 +154,15 @@ Keypoints2D KeypointCorrection::apply(const Keypoints2D& detected) const {
   Eigen::Matrix2Xd source;
   Keypoints2D out = map_joints(detected, to);
   if (!normalise(detected, source, &centre, &radius)) return out;
+  if (network) {
+    const Eigen::VectorXf residual = mlp_forward(*network, source.reshaped().cast<float>());
+    if (residual.size() != 2 * out.size()) throw Error("keypoint correction: the network does not fit its joint sets");
+    const Eigen::Matrix2Xd fixed = fixed_mapping(source, from, to);
+    out.confidence.setConstant(detected.confidence.minCoeff());
+    for (int j = 0; j < out.size(); ++j)
+      out.xy.col(j) = centre + radius * (fixed.col(j) + residual.segment<2>(2 * j).cast<double>());
+    return out;
+  }
   Eigen::VectorXd x;
   features(source, quadratic, x);
   if (x.size() != map.cols()) throw Error("keypoint correction: the map does not fit its features");
@@ -149,7 +173,134 @@ Keypoints2D KeypointCorrection::apply(const Keypoints2D& detected) const {
   return out;
 }
 
+KeypointCorrectionNetworkLearner::KeypointCorrectionNetworkLearner(JointSet from, JointSet to) : from_(from), to_(to) {}
+
+bool KeypointCorrectionNetworkLearner::add(const Keypoints2D& detected, const Keypoints2D& truth) {
+  if (detected.joint_set != from_ || truth.joint_set != to_)
+    throw Error("keypoint correction: a training pair in the wrong joint sets");
+  Eigen::Vector2d centre;
+  double radius = 0;
+  Eigen::Matrix2Xd source;
+  if (!normalise(detected, source, &centre, &radius) || truth.count_valid() != truth.size()) return false;
+  const Eigen::Matrix2Xd target = (truth.xy.colwise() - centre) / radius;
+  const Eigen::Matrix2Xd mirrored_source = mirrored(source, from_);
+  // The network learns what the fixed mapping gets wrong: a ReLU network reproduces the mostly linear map itself
+  // poorly from a few thousand pairs, while the residual is small and is where the nonlinearity is.
+  const Eigen::Matrix2Xd residual = target - fixed_mapping(source, from_, to_);
+  const Eigen::Matrix2Xd mirrored_residual = mirrored(target, to_) - fixed_mapping(mirrored_source, from_, to_);
+  for (const auto& [s, t] : {std::pair{source, residual}, std::pair{mirrored_source, mirrored_residual}}) {
+    sources_.insert(sources_.end(), s.data(), s.data() + s.size());
+    targets_.insert(targets_.end(), t.data(), t.data() + t.size());
+  }
+  ++samples_;
+  return true;
+}
+
+KeypointCorrection KeypointCorrectionNetworkLearner::train(const KeypointCorrectionNetworkOptions& o,
+                                                           const std::function<void(long, long)>& progress,
+                                                           const std::function<void(int, double)>& on_epoch) {
+  const int inputs = 2 * skeleton(from_).size(), outputs = 2 * skeleton(to_).size();
+  const Eigen::Index pairs = Eigen::Index(sources_.size()) / inputs;  // with the mirror images
+  if (o.batch <= 0 || o.epochs <= 0 || o.hidden <= 0 || o.blocks < 0)
+    throw Error("keypoint correction: invalid batch, epochs or network size");
+  if (pairs < o.batch)
+    throw Error("keypoint correction: " + std::to_string(samples_) + " training pairs, too few for a batch of " +
+                std::to_string(o.batch));
+  const Eigen::Map<const Eigen::MatrixXf> source(sources_.data(), inputs, pairs);
+  const Eigen::Map<const Eigen::MatrixXf> target(targets_.data(), outputs, pairs);
+  MlpWeights weights = MlpWeights::initialise({.inputs = inputs, .outputs = outputs, .hidden = o.hidden, .blocks = o.blocks},
+                                              o.seed);
+  auto stats = [](const auto& m, Eigen::VectorXf& mean, Eigen::VectorXf& std) {
+    mean = m.rowwise().mean();
+    std = (m.colwise() - mean).array().square().rowwise().mean().sqrt().max(1e-3f);
+  };
+  stats(source, weights.in_mean, weights.in_std);
+  stats(target, weights.out_mean, weights.out_std);
+  MlpTrainer trainer(std::move(weights), {.learning_rate = o.learning_rate, .weight_decay = o.weight_decay,
+                                          .dropout = o.dropout, .seed = o.seed});
+  std::vector<Eigen::Index> order(static_cast<std::size_t>(pairs));
+  std::iota(order.begin(), order.end(), Eigen::Index(0));
+  std::mt19937 rng(o.seed);
+  const long batches = long(pairs / o.batch), total = batches * o.epochs;
+  const double decay = std::pow(double(o.final_learning_rate) / o.learning_rate, 1.0 / double(total));
+  Eigen::MatrixXf x(inputs, o.batch), y(outputs, o.batch);
+  const MlpWeights& w = trainer.weights();
+  long done = 0;
+  for (int epoch = 1; epoch <= o.epochs; ++epoch) {
+    std::shuffle(order.begin(), order.end(), rng);
+    double loss = 0;
+    for (long b = 0; b < batches; ++b, ++done) {
+      for (int i = 0; i < o.batch; ++i) {
+        const Eigen::Index k = order[std::size_t(b * o.batch + i)];
+        x.col(i) = (source.col(k) - w.in_mean).cwiseQuotient(w.in_std);
+        y.col(i) = (target.col(k) - w.out_mean).cwiseQuotient(w.out_std);
+      }
+      loss += trainer.step(x, y);
+      trainer.set_learning_rate(float(o.learning_rate * std::pow(decay, double(done + 1))));
+      if (progress) progress(done + 1, total);
+    }
+    if (on_epoch) on_epoch(epoch, loss / double(batches));
+  }
+  KeypointCorrection out;
+  out.from = from_;
+  out.to = to_;
+  out.samples = samples_;
+  auto network = std::make_shared<MlpWeights>(trainer.weights());
+  network->metadata = {{"epochs", o.epochs}, {"batch", o.batch}, {"learning_rate", o.learning_rate},
+                       {"final_learning_rate", o.final_learning_rate}, {"weight_decay", o.weight_decay},
+                       {"dropout", o.dropout}, {"seed", o.seed}};
+  // Each target joint's residual RMS distance on the training pairs, as the least-squares map reports it.
+  Eigen::VectorXd ss = Eigen::VectorXd::Zero(outputs / 2);
+  for (Eigen::Index k = 0; k < pairs; k += 4096) {
+    const Eigen::Index n = std::min<Eigen::Index>(4096, pairs - k);
+    Eigen::MatrixXf predicted(outputs, n);
+    Mlp(*network).forward(source.middleCols(k, n), predicted);
+    const Eigen::MatrixXf d = predicted - target.middleCols(k, n);  // (both residuals from the fixed mapping)
+    for (int j = 0; j < outputs / 2; ++j) ss[j] += double(d.middleRows(2 * j, 2).colwise().squaredNorm().sum());
+  }
+  out.sigma = (ss / double(pairs)).cwiseSqrt().cwiseMax(1e-9);
+  out.network = std::move(network);
+  return out;
+}
+
+namespace {
+constexpr const char kNetworkKind[] = "monobody keypoint correction";
+
+bool is_mlp_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[5] = {};
+  in.read(head, 5);
+  return in && std::string(head, 5) == "MBMLP";
+}
+
+KeypointCorrection read_network_correction(const std::filesystem::path& path) {
+  const std::string where = "keypoint correction '" + path.string() + "': ";
+  auto network = std::make_shared<MlpWeights>(load_mlp(path));
+  const nlohmann::json& m = network->metadata;
+  if (m.value("kind", "") != kNetworkKind) throw Error(where + "an MLP file, but not a keypoint correction");
+  KeypointCorrection c;
+  try {
+    c.from = parse_joint_set(m.at("from").get<std::string>());
+    c.to = parse_joint_set(m.at("to").get<std::string>());
+    const auto sigma = m.at("sigma").get<std::vector<double>>();
+    c.sigma = Eigen::Map<const Eigen::VectorXd>(sigma.data(), Eigen::Index(sigma.size()));
+    c.samples = m.value("samples", 0L);
+    c.trained_on = m.value("trained_on", "");
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where + e.what());
+  } catch (const Error& e) {
+    throw Error(where + e.what());
+  }
+  if (network->spec.inputs != 2 * skeleton(c.from).size() || network->spec.outputs != 2 * skeleton(c.to).size() ||
+      c.sigma.size() != skeleton(c.to).size())
+    throw Error(where + "the network does not fit its joint sets");
+  c.network = std::move(network);
+  return c;
+}
+}  // namespace
+
 KeypointCorrection read_keypoint_correction(const std::filesystem::path& path) {
+  if (is_mlp_file(path)) return read_network_correction(path);
   const nlohmann::json j = read_json_file(path);
   const std::string where = "keypoint correction '" + path.string() + "': ";
   try {
@@ -189,6 +340,20 @@ KeypointCorrection read_keypoint_correction(const std::filesystem::path& path) {
 }
 
 void write_keypoint_correction(const std::filesystem::path& path, const KeypointCorrection& c) {
+  if (c.network) {
+    MlpWeights w = *c.network;
+    w.metadata["kind"] = kNetworkKind;
+    w.metadata["from"] = std::string(to_string(c.from));
+    w.metadata["to"] = std::string(to_string(c.to));
+    w.metadata["samples"] = c.samples;
+    w.metadata["trained_on"] = c.trained_on;
+    w.metadata["sigma"] = std::vector<double>(c.sigma.data(), c.sigma.data() + c.sigma.size());
+    w.metadata["units"] = "input: the detected joints (x0, y0, x1, ...) and output: the corrected joints, both as "
+                          "(pixels - the detections' centroid) / the detections' RMS radius; sigma: residual RMS "
+                          "distance per target joint in the same units";
+    save_mlp(path, w);
+    return;
+  }
   nlohmann::json j;
   j["format"] = "monobody-keypoint-correction";
   j["version"] = 1;

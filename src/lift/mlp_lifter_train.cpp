@@ -28,12 +28,6 @@ struct PoseBank {
 // Relative 2D detector errors: (detection - projected truth) / RMS radius of the truth about the pelvis.
 using Residual = Eigen::Matrix<double, 2, 17>;
 
-Pose world_pose(const H36mSequence& s, int f) {
-  Pose p;
-  for (int j = 0; j < 17; ++j) p.col(j) << s.world.at({f, j, 0}), s.world.at({f, j, 1}), s.world.at({f, j, 2});
-  return p;
-}
-
 Eigen::Matrix2Xd project(const Pose& cam_points, const PinholeCamera<double>& cam) {
   Eigen::Matrix2Xd px(2, 17);
   for (int j = 0; j < 17; ++j) px.col(j) = cam.project(cam_points.col(j));
@@ -42,12 +36,7 @@ Eigen::Matrix2Xd project(const Pose& cam_points, const PinholeCamera<double>& ca
 
 double rms_radius(const Eigen::Matrix2Xd& px) { return std::sqrt((px.colwise() - px.col(0)).squaredNorm() / 16.0); }
 
-Keypoints2D sh_as_h36m(const NpyArray<float>& det, int f) {
-  Keypoints2D mpii = Keypoints2D::zeros(JointSet::Mpii16);
-  for (int j = 0; j < 16; ++j) mpii.xy.col(j) << det.at({f, j, 0}), det.at({f, j, 1});
-  mpii.confidence.setOnes();
-  return map_joints(mpii, JointSet::H36m17);
-}
+Keypoints2D sh_as_h36m(const NpyArray<float>& det, int f) { return map_joints(h36m_detection(det, f), JointSet::H36m17); }
 
 // A random camera looking at the person from around them: OpenCV frame (x right, y down, z forward).
 struct VirtualCamera {
@@ -186,7 +175,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
     const int set = int(bank.cameras.size()) - 1;
     const std::size_t first = bank.poses.size();
     for (int f = 0; f < s.frame_count(); ++f) {
-      bank.poses.push_back(world_pose(s, f));
+      bank.poses.push_back(Pose(s.world_joints(f)));
       bank.camera_set.push_back(set);
       bank.own_residual.push_back({-1, -1, -1, -1});
     }
@@ -196,10 +185,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
       const NpyArray<float> det = s.detections(c);
       for (int f = 0; f < s.frame_count(); f += residual_step) {
         bank.own_residual[first + std::size_t(f)][std::size_t(c)] = int(residuals.size());
-        Pose cam;
-        const Pose w = world_pose(s, f);
-        for (int j = 0; j < 17; ++j) cam.col(j) = s.cameras[std::size_t(c)].pose.to_camera(w.col(j));
-        const Eigen::Matrix2Xd truth = project(cam, s.cameras[std::size_t(c)].intrinsics);
+        const Eigen::Matrix2Xd truth = s.projected_joints(f, c);
         residuals.push_back((sh_as_h36m(det, f).xy - truth) / rms_radius(truth));
       }
     }
@@ -229,9 +215,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
         const H36mCamera& cam = s.cameras[std::size_t(c)];
         const NpyArray<float> det = o.noise == LifterNoise::Detector ? s.detections(c) : NpyArray<float>{};
         for (int f = 0; f < s.frame_count(); f += std::max(1, o.validation_stride)) {
-          Pose p;
-          const Pose w = world_pose(s, f);
-          for (int j = 0; j < 17; ++j) p.col(j) = cam.pose.to_camera(w.col(j));
+          const Pose p = s.camera_joints(f, c);
           const Eigen::Matrix2Xd px =
               o.noise == LifterNoise::Detector ? Eigen::Matrix2Xd(sh_as_h36m(det, f).xy) : project(p, cam.intrinsics);
           std::array<float, kMaxInputs> a{}, b{};
