@@ -37,6 +37,9 @@ struct MlpWeights {
 
   // He-initialised weights and identity normalisation; deterministic for a given seed.
   static MlpWeights initialise(const MlpSpec& spec, unsigned seed);
+  // in_mean/in_std and out_mean/out_std from sample inputs and targets (columns are samples); each spread is at
+  // least 1e-3, so a constant input does not divide by zero.
+  void fit_normalisation(const Eigen::Ref<const Eigen::MatrixXf>& inputs, const Eigen::Ref<const Eigen::MatrixXf>& targets);
   std::size_t parameter_count() const;
 };
 

@@ -59,6 +59,16 @@ void sgemm(bool ta, bool tb, int m, int n, int k, float alpha, const float* a, i
 
 void set_blas_threads(int threads) { openblas_set_num_threads(std::max(1, threads)); }
 
+void MlpWeights::fit_normalisation(const Eigen::Ref<const Eigen::MatrixXf>& inputs,
+                                   const Eigen::Ref<const Eigen::MatrixXf>& targets) {
+  auto stats = [](const Eigen::Ref<const Eigen::MatrixXf>& m, Eigen::VectorXf& mean, Eigen::VectorXf& std) {
+    mean = m.rowwise().mean();
+    std = ((m.colwise() - mean).array().square().rowwise().mean()).sqrt().max(1e-3f);
+  };
+  stats(inputs, in_mean, in_std);
+  stats(targets, out_mean, out_std);
+}
+
 MlpWeights MlpWeights::initialise(const MlpSpec& spec, unsigned seed) {
   if (spec.inputs <= 0 || spec.outputs <= 0 || spec.hidden <= 0 || spec.blocks < 0)
     throw Error("invalid MLP shape");

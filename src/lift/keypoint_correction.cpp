@@ -164,10 +164,10 @@ Keypoints2D KeypointCorrection::apply(const Keypoints2D& detected) const {
   if (network) {
     const Eigen::VectorXf residual = mlp_forward(*network, source.reshaped().cast<float>());
     if (residual.size() != 2 * out.size()) throw Error("keypoint correction: the network does not fit its joint sets");
-    const Eigen::Matrix2Xd fixed = fixed_mapping(source, from, to);
+    // `out` already holds the fixed mapping (in pixels: it commutes with the normalisation), so only the
+    // network's residual is added.
     out.confidence.setConstant(detected.confidence.minCoeff());
-    for (int j = 0; j < out.size(); ++j)
-      out.xy.col(j) = centre + radius * (fixed.col(j) + residual.segment<2>(2 * j).cast<double>());
+    for (int j = 0; j < out.size(); ++j) out.xy.col(j) += radius * residual.segment<2>(2 * j).cast<double>();
     return out;
   }
   Eigen::VectorXd x;
@@ -214,12 +214,7 @@ KeypointCorrection KeypointCorrectionNetworkLearner::train(const KeypointCorrect
   const Eigen::Map<const Eigen::MatrixXf> target(targets_.data(), outputs, pairs);
   MlpWeights weights = MlpWeights::initialise({.inputs = inputs, .outputs = outputs, .hidden = o.hidden, .blocks = o.blocks},
                                               o.seed);
-  auto stats = [](const auto& m, Eigen::VectorXf& mean, Eigen::VectorXf& std) {
-    mean = m.rowwise().mean();
-    std = (m.colwise() - mean).array().square().rowwise().mean().sqrt().max(1e-3f);
-  };
-  stats(source, weights.in_mean, weights.in_std);
-  stats(target, weights.out_mean, weights.out_std);
+  weights.fit_normalisation(source, target);
   MlpTrainer trainer(std::move(weights), {.learning_rate = o.learning_rate, .weight_decay = o.weight_decay,
                                           .dropout = o.dropout, .seed = o.seed});
   std::vector<Eigen::Index> order(static_cast<std::size_t>(pairs));

@@ -262,12 +262,7 @@ MlpWeights train_mlp_lifter(const MlpLifterTrainOptions& o, const std::function<
   {
     Eigen::MatrixXf x(inputs, 50000), y(kMlpLifterOutputs, 50000);
     fill(x, y);
-    auto stats = [](const Eigen::MatrixXf& m, Eigen::VectorXf& mean, Eigen::VectorXf& std) {
-      mean = m.rowwise().mean();
-      std = ((m.colwise() - mean).array().square().rowwise().mean()).sqrt().max(1e-3f);
-    };
-    stats(x, weights.in_mean, weights.in_std);
-    stats(y, weights.out_mean, weights.out_std);
+    weights.fit_normalisation(x, y);
   }
 
   weights.metadata = {{"kind", "monobody lifter"},
