@@ -115,7 +115,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
   sub->add_option("--joint-set", opt->joint_set, "Joint set of a .npy input (default: from its joint count)");
   sub->add_option("--correction", opt->correction,
                   "Correct the keypoints of a detector towards Human3.6M's joints before lifting (a train-correction "
-                  "file, e.g. models/lift-h36m/sh-correction.mlp for Stacked-Hourglass MPII-16 keypoints, best with "
+                  "file, e.g. models/lift-h36m/sh-correction.json for Stacked-Hourglass MPII-16 keypoints, best with "
                   "--alpha 0.1)")
       ->check(CLI::ExistingFile);
   sub->add_option("--alpha", opt->alpha, "Sparse method: sparsity weight")->check(CLI::NonNegativeNumber);

@@ -1,6 +1,7 @@
 // monobody train-correction: learn a detector's keypoint correction (keypoint_correction.hpp) from Human3.6M's
 // training subjects: the shipped Stacked-Hourglass detections against the projected ground truth.
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <spdlog/spdlog.h>
 
@@ -20,6 +21,7 @@ Command add_train_correction_command(CLI::App& app, const GlobalOptions& global)
     double ridge = 1e-6;
     std::string map = "network";
     KeypointCorrectionNetworkOptions train;
+    int ensemble = 1;
     std::string output, data;
   };
   auto opt = std::make_shared<Options>();
@@ -36,15 +38,28 @@ Command add_train_correction_command(CLI::App& app, const GlobalOptions& global)
   sub->add_option("--hidden", opt->train.hidden, "network: width")->capture_default_str()->check(CLI::PositiveNumber);
   sub->add_option("--blocks", opt->train.blocks, "network: residual blocks")->capture_default_str()->check(CLI::NonNegativeNumber);
   sub->add_option("--epochs", opt->train.epochs, "network: passes over the pairs")->capture_default_str()->check(CLI::PositiveNumber);
-  sub->add_option("--dropout", opt->train.dropout, "network: dropout probability")->check(CLI::Range(0.0, 0.9));
+  sub->add_option("--dropout", opt->train.dropout, "network: dropout probability")->capture_default_str()->check(CLI::Range(0.0, 0.9));
+  sub->add_option("--seed", opt->train.seed, "network: random seed (initial weights, batches, dropout)")->capture_default_str();
+  sub->add_option("--ensemble", opt->ensemble,
+                  "network: train this many networks (seeds --seed, --seed + 1, ...) and average them; more than one "
+                  "writes them beside the output as <name>-<k>.mlp and the output as the JSON listing them")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 16));
   sub->add_option("--data", opt->data, "The h36m data folder (default: <shared data>/h36m)");
-  sub->add_option("-o,--output", opt->output, "Output correction JSON")->required();
+  sub->add_option("-o,--output", opt->output, "Output: .mlp for one network, .json for an ensemble or a least-squares map")->required();
   return {sub, [opt, &global] {
             ensure_output_folder(opt->output);
             const bool network = opt->map == "network";
-            const std::string extension = std::filesystem::path(opt->output).extension().string();
-            if ((network && extension == ".json") || (!network && extension == ".mlp"))
-              throw Error("train-correction: --map " + opt->map + " writes " + (network ? "an MLP file (.mlp)" : "JSON (.json)") +
+            const bool ensemble = network && opt->ensemble > 1;
+            if (!network && opt->ensemble > 1) throw Error("train-correction: --ensemble needs --map network");
+            const std::filesystem::path output(opt->output);
+            const std::string extension = output.extension().string();
+            const std::string wanted = network && !ensemble ? ".mlp" : ".json";
+            if (extension != wanted)
+              throw Error("train-correction: " +
+                          std::string(ensemble ? "an ensemble writes JSON (.json) listing its networks"
+                                      : network ? "--map network writes an MLP file (.mlp)"
+                                                : "--map " + opt->map + " writes JSON (.json)") +
                           ", not '" + opt->output + "'");
             for (const auto& s : opt->subjects)
               if (s == "S9" || s == "S11") throw Error("train-correction: " + s + " is a test subject");
@@ -70,33 +85,56 @@ Command add_train_correction_command(CLI::App& app, const GlobalOptions& global)
                 }
               }
             }
-            KeypointCorrection correction;
-            if (network) {
-              set_blas_threads(global.resolved_threads());
-              std::optional<ProgressBar> bar;
-              correction = network_learner.train(
-                  opt->train,
-                  [&](long, long total) {
-                    if (!bar) bar.emplace("training", total, !global.quiet);
-                    bar->advance();
-                  },
-                  [](int epoch, double loss) { spdlog::info("epoch {}: loss {:.5f}", epoch, loss); });
-              if (bar) bar->finish();
-            } else {
-              correction = learner.solve(opt->ridge);
-            }
             const long samples = network ? network_learner.samples() : learner.samples();
             std::string subjects;
             for (const auto& s : opt->subjects) subjects += (subjects.empty() ? "" : ",") + s;
-            correction.trained_on = fmt::format(
+            const std::string recipe = fmt::format(
                 "Human3.6M {} (Stacked-Hourglass detections vs projected ground truth, four cameras; "
                 "non-commercial research only): monobody train-correction --subjects {} --step {} {} -o {}",
                 subjects, subjects, opt->step,
-                network ? fmt::format("--map network --hidden {} --blocks {} --epochs {} --dropout {}", opt->train.hidden,
-                                      opt->train.blocks, opt->train.epochs, opt->train.dropout)
+                network ? fmt::format("--map network --hidden {} --blocks {} --epochs {} --dropout {} --seed {} --ensemble {}",
+                                      opt->train.hidden, opt->train.blocks, opt->train.epochs, opt->train.dropout,
+                                      opt->train.seed, opt->ensemble)
                         : fmt::format("--map {} --ridge {}", opt->map, opt->ridge),
-                std::filesystem::path(opt->output).filename().string());
-            write_keypoint_correction(opt->output, correction);
+                output.filename().string());
+            KeypointCorrection correction;
+            if (network) {
+              set_blas_threads(global.resolved_threads());
+              nlohmann::json members = nlohmann::json::array();
+              for (int k = 0; k < opt->ensemble; ++k) {
+                KeypointCorrectionNetworkOptions train = opt->train;
+                train.seed = opt->train.seed + unsigned(k);
+                std::optional<ProgressBar> bar;
+                const std::string label = ensemble ? fmt::format("network {}/{}", k + 1, opt->ensemble) : "training";
+                KeypointCorrection member = network_learner.train(
+                    train,
+                    [&](long, long total) {
+                      if (!bar) bar.emplace(label, total, !global.quiet);
+                      bar->advance();
+                    },
+                    [](int epoch, double loss) { spdlog::info("epoch {}: loss {:.5f}", epoch, loss); });
+                if (bar) bar->finish();
+                member.trained_on = recipe;
+                if (ensemble) {
+                  const std::string name = fmt::format("{}-{}.mlp", output.stem().string(), k + 1);
+                  write_keypoint_correction(output.parent_path() / name, member);
+                  members.push_back(name);
+                }
+                if (k == 0) correction = member;
+              }
+              if (ensemble) {
+                const nlohmann::json listing = {
+                    {"format", "monobody-keypoint-correction-ensemble"}, {"members", members}, {"trained_on", recipe}};
+                write_file_atomic(output, listing.dump(1) + "\n");
+                correction = read_keypoint_correction(output);  // what users will read: checks the listing too
+              } else {
+                write_keypoint_correction(output, correction);
+              }
+            } else {
+              correction = learner.solve(opt->ridge);
+              correction.trained_on = recipe;
+              write_keypoint_correction(output, correction);
+            }
             std::string sigmas;
             for (int j = 0; j < correction.sigma.size(); ++j)
               sigmas += fmt::format(" {}={:.3f}", skeleton(JointSet::H36m17).joints[std::size_t(j)], correction.sigma[j]);

@@ -101,7 +101,7 @@ TEST(H36mEvaluation, TheDetectionCorrectionHelpsTheSparseLifter) {
   // The committed correction (learned on the training subjects' detections) and the benchmark dictionary for
   // detections: the S9 detections, corrected, must lift closer to the truth than through the fixed mapping.
   const auto models = test::source_dir() / "models" / "lift-h36m";
-  const KeypointCorrection correction = read_keypoint_correction(models / "sh-correction.mlp");
+  const KeypointCorrection correction = read_keypoint_correction(models / "sh-correction.json");
   SparseLifterOptions options;
   options.solver.alpha = 0.6;
   options.flip_average = false;  // one solve per pose: this test runs under the sanitizers too
@@ -121,10 +121,10 @@ TEST(H36mEvaluation, TheDetectionCorrectionHelpsTheSparseLifter) {
   RecordProperty("poses", std::to_string(corrected.poses));
   ASSERT_GT(corrected.poses, 250);
   EXPECT_EQ(corrected.failures, 0);
-  // Measured on these 348 poses: P1 99.8 -> 88.0 mm, P2 59.1 -> 55.5 (all of S9 with the mirror image: P1
-  // 101.3 -> 88.4, P2 68.2 -> 63.7). The bounds keep about two thirds of the gains.
-  EXPECT_LT(corrected.p1, fixed.p1 - 8.0) << "corrected " << corrected.p1 << " mm, fixed mapping " << fixed.p1 << " mm";
-  EXPECT_LT(corrected.p2, fixed.p2 - 2.5) << "corrected " << corrected.p2 << " mm, fixed mapping " << fixed.p2 << " mm";
+  // Measured on these 348 poses: P1 99.8 -> 86.2 mm, P2 59.1 -> 54.6 (all of S9 with the mirror image and alpha
+  // 0.1: P1 101.3 -> 86.3, P2 68.2 -> 62.1). The bounds keep about three quarters of the gains.
+  EXPECT_LT(corrected.p1, fixed.p1 - 10.0) << "corrected " << corrected.p1 << " mm, fixed mapping " << fixed.p1 << " mm";
+  EXPECT_LT(corrected.p2, fixed.p2 - 3.5) << "corrected " << corrected.p2 << " mm, fixed mapping " << fixed.p2 << " mm";
 }
 
 TEST(H36mEvaluation, ReportsUnknownSubjects) {

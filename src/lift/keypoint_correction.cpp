@@ -161,13 +161,21 @@ Keypoints2D KeypointCorrection::apply(const Keypoints2D& detected) const {
   Eigen::Matrix2Xd source;
   Keypoints2D out = map_joints(detected, to);
   if (!normalise(detected, source, &centre, &radius)) return out;
-  if (network) {
-    const Eigen::VectorXf residual = mlp_forward(*network, source.reshaped().cast<float>());
-    if (residual.size() != 2 * out.size()) throw Error("keypoint correction: the network does not fit its joint sets");
+  if (!networks.empty()) {
+    const Eigen::Matrix2Xd mirror_source = mirrored(source, from);
+    Eigen::Matrix2Xd residual = Eigen::Matrix2Xd::Zero(2, out.size()), mirror_residual = residual;
+    for (const auto& network : networks) {
+      const Eigen::VectorXf direct = mlp_forward(*network, source.reshaped().cast<float>());
+      const Eigen::VectorXf mirror = mlp_forward(*network, mirror_source.reshaped().cast<float>());
+      if (direct.size() != 2 * out.size()) throw Error("keypoint correction: the network does not fit its joint sets");
+      residual += direct.cast<double>().reshaped(2, out.size());
+      mirror_residual += mirror.cast<double>().reshaped(2, out.size());
+    }
+    residual = (residual + mirrored(mirror_residual, to)) / (2.0 * double(networks.size()));
     // `out` already holds the fixed mapping (in pixels: it commutes with the normalisation), so only the
-    // network's residual is added.
+    // networks' residual is added.
     out.confidence.setConstant(detected.confidence.minCoeff());
-    for (int j = 0; j < out.size(); ++j) out.xy.col(j) += radius * residual.segment<2>(2 * j).cast<double>();
+    out.xy += radius * residual;
     return out;
   }
   Eigen::VectorXd x;
@@ -259,7 +267,7 @@ KeypointCorrection KeypointCorrectionNetworkLearner::train(const KeypointCorrect
     for (int j = 0; j < outputs / 2; ++j) ss[j] += double(d.middleRows(2 * j, 2).colwise().squaredNorm().sum());
   }
   out.sigma = (ss / double(pairs)).cwiseSqrt().cwiseMax(1e-9);
-  out.network = std::move(network);
+  out.networks = {std::move(network)};
   return out;
 }
 
@@ -294,8 +302,40 @@ KeypointCorrection read_network_correction(const std::filesystem::path& path) {
   if (network->spec.inputs != 2 * skeleton(c.from).size() || network->spec.outputs != 2 * skeleton(c.to).size() ||
       c.sigma.size() != skeleton(c.to).size())
     throw Error(where + "the network does not fit its joint sets");
-  c.network = std::move(network);
+  c.networks = {std::move(network)};
   return c;
+}
+
+
+// {"format": "monobody-keypoint-correction-ensemble", "members": [...]}: the members' networks together.
+KeypointCorrection read_correction_ensemble(const std::filesystem::path& path, const nlohmann::json& j) {
+  const std::string where = "keypoint correction '" + path.string() + "': ";
+  std::vector<std::string> members;
+  try {
+    members = j.at("members").get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(where + e.what());
+  }
+  if (members.empty()) throw Error(where + "an ensemble without \"members\"");
+  KeypointCorrection out;
+  for (const std::string& name : members) {
+    const std::filesystem::path member = path.parent_path() / name;
+    if (!std::filesystem::is_regular_file(member)) throw Error(where + "member '" + name + "' not found beside it");
+    if (!is_mlp_file(member)) throw Error(where + "member '" + name + "' is not a network correction (.mlp)");
+    KeypointCorrection c = read_network_correction(member);
+    if (out.networks.empty()) {
+      out.from = c.from;
+      out.to = c.to;
+      out.sigma = Eigen::VectorXd::Zero(c.sigma.size());
+    } else if (c.from != out.from || c.to != out.to) {
+      throw Error(where + "member '" + name + "' corrects other joint sets than the first");
+    }
+    out.sigma += c.sigma / double(members.size());
+    out.samples = std::max(out.samples, c.samples);
+    out.trained_on += (out.trained_on.empty() ? "" : "; ") + c.trained_on;
+    out.networks.push_back(std::move(c.networks.front()));
+  }
+  return out;
 }
 }  // namespace
 
@@ -303,6 +343,8 @@ KeypointCorrection read_keypoint_correction(const std::filesystem::path& path) {
   if (is_mlp_file(path)) return read_network_correction(path);
   const nlohmann::json j = read_json_file(path);
   const std::string where = "keypoint correction '" + path.string() + "': ";
+  if (j.is_object() && j.value("format", "") == "monobody-keypoint-correction-ensemble")
+    return read_correction_ensemble(path, j);
   try {
     if (j.value("format", "") != "monobody-keypoint-correction")
       throw Error(where + "not a keypoint correction (\"format\" must be \"monobody-keypoint-correction\")");
@@ -340,8 +382,10 @@ KeypointCorrection read_keypoint_correction(const std::filesystem::path& path) {
 }
 
 void write_keypoint_correction(const std::filesystem::path& path, const KeypointCorrection& c) {
-  if (c.network) {
-    MlpWeights w = *c.network;
+  if (c.networks.size() > 1)
+    throw Error("keypoint correction: an ensemble is written as its member networks and a JSON file listing them");
+  if (!c.networks.empty()) {
+    MlpWeights w = *c.networks.front();
     w.metadata["kind"] = kNetworkKind;
     w.metadata["from"] = std::string(to_string(c.from));
     w.metadata["to"] = std::string(to_string(c.to));

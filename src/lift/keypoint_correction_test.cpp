@@ -7,6 +7,7 @@
 #include <random>
 
 #include "monobody/error.hpp"
+#include "monobody/files.hpp"
 #include "monobody/h36m_data.hpp"
 #include "test_support.hpp"
 
@@ -154,9 +155,9 @@ TEST(KeypointCorrection, ANetworkLearnsABentRuleAndSurvivesItsFile) {
     ASSERT_TRUE(network_learner.add(detected, rule(detected)));
     linear_learner.add(detected, rule(detected));
   }
-  const KeypointCorrection net = network_learner.train({.hidden = 64, .blocks = 1, .epochs = 30, .batch = 64});
+  const KeypointCorrection net = network_learner.train({.hidden = 64, .blocks = 1, .epochs = 30, .batch = 64, .dropout = 0.0f});
   const KeypointCorrection linear = linear_learner.solve();
-  ASSERT_TRUE(net.network);
+  ASSERT_EQ(net.networks.size(), 1u);
   EXPECT_EQ(net.samples, 3000);
   // The pelvis error relative to the bend's own size over new people.
   double bend = 0, net_error = 0, linear_error = 0;
@@ -174,13 +175,39 @@ TEST(KeypointCorrection, ANetworkLearnsABentRuleAndSurvivesItsFile) {
   const auto dir = test::temp_dir("keypoint_correction_network");
   write_keypoint_correction(dir / "c.mlp", net);
   const KeypointCorrection back = read_keypoint_correction(dir / "c.mlp");
-  ASSERT_TRUE(back.network);
+  ASSERT_EQ(back.networks.size(), 1u);
   EXPECT_EQ(back.from, JointSet::Mpii16);
   EXPECT_EQ(back.to, JointSet::H36m17);
   EXPECT_EQ(back.samples, 3000);
   EXPECT_LT((back.sigma - net.sigma).cwiseAbs().maxCoeff(), 1e-9);
   const Keypoints2D detected = random_mpii_person(rng);
   EXPECT_LT((back.apply(detected).xy - net.apply(detected).xy).cwiseAbs().maxCoeff(), 0.2);
+  // An ensemble lists member files beside it; a second network trained with another seed moves the answer a
+  // little (the two average), a member that is not a network or a missing one is a clear error, and an ensemble
+  // is not written as one file.
+  KeypointCorrectionNetworkOptions other{.hidden = 64, .blocks = 1, .epochs = 30, .batch = 64, .dropout = 0.0f};
+  other.seed = 2;
+  write_keypoint_correction(dir / "c2.mlp", network_learner.train(other));
+  write_file_atomic(dir / "pair.json",
+                    R"({"format": "monobody-keypoint-correction-ensemble", "members": ["c.mlp", "c2.mlp"]})");
+  const KeypointCorrection pair = read_keypoint_correction(dir / "pair.json");
+  ASSERT_EQ(pair.networks.size(), 2u);
+  const KeypointCorrection second = read_keypoint_correction(dir / "c2.mlp");
+  const Eigen::Matrix2Xd averaged = 0.5 * (back.apply(detected).xy + second.apply(detected).xy);
+  EXPECT_LT((pair.apply(detected).xy - averaged).cwiseAbs().maxCoeff(), 1e-6);
+  EXPECT_GT((second.apply(detected).xy - back.apply(detected).xy).cwiseAbs().maxCoeff(), 1e-3);
+  EXPECT_THROW(write_keypoint_correction(dir / "pair.mlp", pair), Error);
+  write_keypoint_correction(dir / "linear.json", linear);
+  for (const char* members : {R"(["c.mlp", "linear.json"])", R"(["c.mlp", "missing.mlp"])", "[]"}) {
+    write_file_atomic(dir / "bad.json",
+                      std::string(R"({"format": "monobody-keypoint-correction-ensemble", "members": )") + members + "}");
+    try {
+      read_keypoint_correction(dir / "bad.json");
+      ADD_FAILURE() << "read an ensemble with members " << members;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("bad.json"), std::string::npos) << e.what();
+    }
+  }
   // An MLP file that is not a correction (a lifter), and too few pairs to train, are clear errors.
   MlpWeights lifter = MlpWeights::initialise({.inputs = 32, .outputs = 48, .hidden = 8, .blocks = 1}, 1);
   save_mlp(dir / "lifter.mlp", lifter);
@@ -201,8 +228,8 @@ TEST(KeypointCorrection, BringsStackedHourglassDetectionsCloserToHuman36mJoints)
   // test subject's detections (every 40th frame, all cameras): the mean distance of each H36M joint to the
   // projected ground truth, through the fixed mapping and corrected.
   const KeypointCorrection correction =
-      read_keypoint_correction(test::source_dir() / "models" / "lift-h36m" / "sh-correction.mlp");
-  ASSERT_TRUE(correction.network);
+      read_keypoint_correction(test::source_dir() / "models" / "lift-h36m" / "sh-correction.json");
+  ASSERT_FALSE(correction.networks.empty());
   double fixed = 0, corrected = 0;
   long n = 0;
   for (const H36mSequence& seq : load_h36m(h36m.parent_path(), {"S9"})) {
@@ -224,9 +251,10 @@ TEST(KeypointCorrection, BringsStackedHourglassDetectionsCloserToHuman36mJoints)
   RecordProperty("corrected_px", std::to_string(corrected));
   RecordProperty("poses", std::to_string(n));
   EXPECT_GT(n, 1200);
-  // Measured: 11.20 px through the fixed mapping, 9.76 px corrected (1,432 poses; least-squares maps: linear
-  // 10.39, quadratic 10.08); the bound keeps 60 % of the gain (and the quadratic map would not pass it).
-  EXPECT_LT(corrected, fixed - 0.85) << "fixed " << fixed << " px, corrected " << corrected << " px";
+  // Measured: 11.20 px through the fixed mapping, 9.15 px corrected (1,432 poses; least-squares maps: linear
+  // 10.39, quadratic 10.08; one network without the mirror image, session 10: 9.76). The data and the model are
+  // fixed, so the bound keeps 78 % of the gain; neither the quadratic map nor that single network would pass it.
+  EXPECT_LT(corrected, fixed - 1.6) << "fixed " << fixed << " px, corrected " << corrected << " px";
 }
 
 }  // namespace
