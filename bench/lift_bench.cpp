@@ -3,7 +3,9 @@
 //   lift/...    the solver alone (convex relaxation + refinement, weak perspective) with the committed K = 128
 //               and K = 64 dictionaries;
 //   lifter/...  SparseLifter with the known camera (undistortion, the solver, and the perspective refinement
-//               with Ceres; `weak`: without it; `flip`: the mirror image too, as `monobody eval h36m` runs it).
+//               with Ceres; `weak`: without it; `flip`: the mirror image too, as `monobody eval h36m` runs it);
+//   correction/...  the committed Stacked-Hourglass -> Human3.6M keypoint correction alone (its networks on the
+//               detections and their mirror image), which `--correction` adds before the lifter.
 // Besides the mean time, each benchmark reports, from one extra untimed pass over all the poses: the per-pose
 // time's percentiles (p10/p50/p90/p99/max, ms), the mean ADMM and refinement iterations and the mean final
 // objective (normalised units; lower is better, a guard that a faster solver still finds as good optima).
@@ -16,6 +18,7 @@
 
 #include "monobody/files.hpp"
 #include "monobody/h36m_data.hpp"
+#include "monobody/keypoint_correction.hpp"
 #include "monobody/lift.hpp"
 
 namespace {
@@ -23,7 +26,8 @@ namespace {
 using namespace monobody;
 
 struct S9Detections {
-  std::vector<Keypoints2D> poses;  // H36M-17, pixels
+  std::vector<Keypoints2D> poses;     // H36M-17, pixels
+  std::vector<Keypoints2D> detected;  // the same, as detected (MPII-16)
   PinholeCamera<double> camera;
 };
 
@@ -42,6 +46,7 @@ const S9Detections& s9_detections() {
         for (int j = 0; j < 16; ++j) kp.xy.col(j) << a.at({f, j, 0}), a.at({f, j, 1});
         kp.confidence.setOnes();
         out.poses.push_back(map_joints(kp, JointSet::H36m17));
+        out.detected.push_back(kp);
       }
     }
     return out;
@@ -111,6 +116,25 @@ void lifter(benchmark::State& state, const std::string& path, bool perspective, 
   });
 }
 
+void correction(benchmark::State& state, const std::string& path) {
+  const KeypointCorrection c = read_keypoint_correction(std::filesystem::path(MONOBODY_SOURCE_DIR) / path);
+  const std::vector<Keypoints2D>& poses = s9_detections().detected;
+  if (poses.empty()) {
+    state.SkipWithError("shared data absent: h36m/S9");
+    return;
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(c.apply(poses[i]).xy.data());
+    i = (i + 1) % poses.size();
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+
+BENCHMARK_CAPTURE(correction, sh_ensemble, std::string("models/lift-h36m/sh-correction.json"))
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(correction, sh_one_network, std::string("models/lift-h36m/sh-correction-1.mlp"))
+    ->Unit(benchmark::kMicrosecond);
 BENCHMARK_CAPTURE(lift, cmu_k128, std::string("models/lift/cmu-k128.json"), 3)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(lift, cmu_k128_one_start, std::string("models/lift/cmu-k128.json"), 1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(lift, cmu_k64, std::string("models/lift/cmu-k64.json"), 3)->Unit(benchmark::kMillisecond);

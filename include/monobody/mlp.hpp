@@ -64,9 +64,10 @@ class Mlp {
   Eigen::MatrixXf x_, h_, t_, u_;  // grown to the largest batch seen, used through leftCols(n)
 };
 
-// One sample through shared weights, without work buffers: safe to call from several threads at once (Mlp
-// keeps buffers, so each thread would need its own). Allocates; for per-pose use, not for batches.
-Eigen::VectorXf mlp_forward(const MlpWeights& weights, const Eigen::Ref<const Eigen::VectorXf>& input);
+// A few samples (one per column) through shared weights, without work buffers: safe to call from several threads
+// at once (Mlp keeps buffers, so each thread would need its own). Allocates; for per-pose use (a pose and its
+// mirror image, say), not for batches.
+Eigen::MatrixXf mlp_forward(const MlpWeights& weights, const Eigen::Ref<const Eigen::MatrixXf>& inputs);
 
 // OpenBLAS's thread count is process-wide; per-pose inference wants 1, training wants all cores.
 void set_blas_threads(int threads);

@@ -247,18 +247,28 @@ void Mlp::forward(const Eigen::Ref<const Eigen::MatrixXf>& inputs, Eigen::Ref<Ei
             weights_.out_mean.array();
 }
 
-Eigen::VectorXf mlp_forward(const MlpWeights& w, const Eigen::Ref<const Eigen::VectorXf>& input) {
+Eigen::MatrixXf mlp_forward(const MlpWeights& w, const Eigen::Ref<const Eigen::MatrixXf>& inputs) {
   const MlpSpec& s = w.spec;
-  if (input.size() != s.inputs || int(w.layers.size()) != s.layer_count())
+  if (inputs.rows() != s.inputs || int(w.layers.size()) != s.layer_count())
     throw Error("MLP forward: expected " + std::to_string(s.inputs) + " inputs");
   const auto& L = w.layers;
-  const Eigen::VectorXf x = (input - w.in_mean).cwiseQuotient(w.in_std);
-  Eigen::VectorXf h = (L[0].weight * x + L[0].bias).cwiseMax(0.0f);
-  for (int b = 0; b < s.blocks; ++b) {
-    const Eigen::VectorXf t = (L[1 + 2 * b].weight * h + L[1 + 2 * b].bias).cwiseMax(0.0f);
-    h += (L[2 + 2 * b].weight * t + L[2 + 2 * b].bias).cwiseMax(0.0f);
+  Eigen::MatrixXf out(s.outputs, inputs.cols());
+  // Column by column: a matrix-vector product per layer. (Two columns as one matrix product, through Eigen or
+  // OpenBLAS, measured slower: the keypoint correction's three networks on a pose and its mirror image took 138 us
+  // this way, 237 to 267 us as matrix products.)
+  Eigen::VectorXf x(s.inputs), h(s.hidden), t(s.hidden);
+  for (Eigen::Index c = 0; c < inputs.cols(); ++c) {
+    x = (inputs.col(c) - w.in_mean).cwiseQuotient(w.in_std);
+    h.noalias() = L[0].weight * x;
+    h = (h + L[0].bias).cwiseMax(0.0f);
+    for (int b = 0; b < s.blocks; ++b) {
+      t.noalias() = L[1 + 2 * b].weight * h;
+      t = (t + L[1 + 2 * b].bias).cwiseMax(0.0f);
+      h += (L[2 + 2 * b].weight * t + L[2 + 2 * b].bias).cwiseMax(0.0f);
+    }
+    out.col(c) = (L.back().weight * h + L.back().bias).cwiseProduct(w.out_std) + w.out_mean;
   }
-  return (L.back().weight * h + L.back().bias).cwiseProduct(w.out_std) + w.out_mean;
+  return out;
 }
 
 }  // namespace monobody

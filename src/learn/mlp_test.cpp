@@ -82,6 +82,10 @@ TEST(Mlp, RuntimeMatchesTrainingCodeAndSurvivesSaveLoad) {
   // Loss of the runtime output, mapped back to normalised units, against zero equals the trainer's loss.
   const Eigen::MatrixXf yn = (y.colwise() - w.out_mean).array().colwise() / w.out_std.array();
   EXPECT_NEAR(yn.squaredNorm() / 7, trainer.evaluate(xn, Eigen::MatrixXf::Zero(48, 7)), 1e-3);
+  // The buffer-free per-pose forward agrees with the batched runtime, for one column and for several.
+  EXPECT_LT((mlp_forward(w, x) - y).cwiseAbs().maxCoeff(), 1e-3f);
+  EXPECT_LT((mlp_forward(w, x.col(3)) - y.col(3)).cwiseAbs().maxCoeff(), 1e-3f);
+  EXPECT_THROW(mlp_forward(w, x.topRows(33)), Error);
 
   const auto dir = test::temp_dir("mlp");
   save_mlp(dir / "f32.mlp", w, WeightPrecision::Float32);

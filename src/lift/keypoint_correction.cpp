@@ -162,14 +162,16 @@ Keypoints2D KeypointCorrection::apply(const Keypoints2D& detected) const {
   Keypoints2D out = map_joints(detected, to);
   if (!normalise(detected, source, &centre, &radius)) return out;
   if (!networks.empty()) {
-    const Eigen::Matrix2Xd mirror_source = mirrored(source, from);
+    // The detections and their mirror image, one column each, through every network at once.
+    Eigen::MatrixXf inputs(source.size(), 2);
+    inputs.col(0) = source.reshaped().cast<float>();
+    inputs.col(1) = mirrored(source, from).reshaped().cast<float>();
     Eigen::Matrix2Xd residual = Eigen::Matrix2Xd::Zero(2, out.size()), mirror_residual = residual;
     for (const auto& network : networks) {
-      const Eigen::VectorXf direct = mlp_forward(*network, source.reshaped().cast<float>());
-      const Eigen::VectorXf mirror = mlp_forward(*network, mirror_source.reshaped().cast<float>());
-      if (direct.size() != 2 * out.size()) throw Error("keypoint correction: the network does not fit its joint sets");
-      residual += direct.cast<double>().reshaped(2, out.size());
-      mirror_residual += mirror.cast<double>().reshaped(2, out.size());
+      const Eigen::MatrixXf outputs = mlp_forward(*network, inputs);
+      if (outputs.rows() != 2 * out.size()) throw Error("keypoint correction: the network does not fit its joint sets");
+      residual += outputs.col(0).cast<double>().reshaped(2, out.size());
+      mirror_residual += outputs.col(1).cast<double>().reshaped(2, out.size());
     }
     residual = (residual + mirrored(mirror_residual, to)) / (2.0 * double(networks.size()));
     // `out` already holds the fixed mapping (in pixels: it commutes with the normalisation), so only the
