@@ -1,7 +1,7 @@
 // Speed of the sparse lifter per pose, single-threaded, on the Stacked-Hourglass detections of Human3.6M S9
 // (shared data, camera 54138969, every 20th frame of five sequences):
 //   lift/...    the solver alone (convex relaxation + refinement, weak perspective) with the committed K = 128
-//               and K = 64 dictionaries;
+//               and K = 64 dictionaries (h36m_k128_sh_alpha01: the recipe for corrected detections);
 //   lifter/...  SparseLifter with the known camera (undistortion, the solver, and the perspective refinement
 //               with Ceres; `weak`: without it; `flip`: the mirror image too, as `monobody eval h36m` runs it);
 //   correction/...  the committed Stacked-Hourglass -> Human3.6M keypoint correction alone (its networks on the
@@ -93,10 +93,12 @@ PoseDictionary dictionary(const std::string& path) {
   return read_pose_dictionary(std::filesystem::path(MONOBODY_SOURCE_DIR) / path);
 }
 
-void lift(benchmark::State& state, const std::string& path, int starts) {
+// `alpha`: the l1 weight, when not the solver's default.
+void lift(benchmark::State& state, const std::string& path, int starts, double alpha = 0) {
   const PoseDictionary dict = dictionary(path);
   SparseLiftOptions options;
   options.refine_starts = starts;
+  if (alpha > 0) options.alpha = alpha;
   const SparsePoseSolver solver(dict, options);
   run(state, s9_detections().poses, [&](const Keypoints2D& kp) { return solver.solve(kp.xy, kp.confidence); });
 }
@@ -139,6 +141,8 @@ BENCHMARK_CAPTURE(lift, cmu_k128, std::string("models/lift/cmu-k128.json"), 3)->
 BENCHMARK_CAPTURE(lift, cmu_k128_one_start, std::string("models/lift/cmu-k128.json"), 1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(lift, cmu_k64, std::string("models/lift/cmu-k64.json"), 3)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(lift, h36m_k128, std::string("models/lift-h36m/h36m-k128.json"), 3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(lift, h36m_k128_sh_alpha01, std::string("models/lift-h36m/h36m-k128-sh.json"), 3, 0.1)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(lifter, h36m_k128_perspective, std::string("models/lift-h36m/h36m-k128.json"), true, false)
     ->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(lifter, h36m_k128_perspective_flip, std::string("models/lift-h36m/h36m-k128.json"), true, true)
