@@ -1,7 +1,6 @@
 // monobody train-correction: learn a detector's keypoint correction (keypoint_correction.hpp) from Human3.6M's
 // training subjects: the shipped Stacked-Hourglass detections against the projected ground truth.
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <spdlog/spdlog.h>
 
@@ -100,7 +99,6 @@ Command add_train_correction_command(CLI::App& app, const GlobalOptions& global)
             KeypointCorrection correction;
             if (network) {
               set_blas_threads(global.resolved_threads());
-              nlohmann::json members = nlohmann::json::array();
               for (int k = 0; k < opt->ensemble; ++k) {
                 KeypointCorrectionNetworkOptions train = opt->train;
                 train.seed = opt->train.seed + unsigned(k);
@@ -114,27 +112,19 @@ Command add_train_correction_command(CLI::App& app, const GlobalOptions& global)
                     },
                     [](int epoch, double loss) { spdlog::info("epoch {}: loss {:.5f}", epoch, loss); });
                 if (bar) bar->finish();
-                member.trained_on = recipe;
-                if (ensemble) {
-                  const std::string name = fmt::format("{}-{}.mlp", output.stem().string(), k + 1);
-                  write_keypoint_correction(output.parent_path() / name, member);
-                  members.push_back(name);
+                if (k == 0) {
+                  correction = std::move(member);
+                  correction.sigma /= double(opt->ensemble);  // the members' mean, as the reader reports it
+                } else {
+                  correction.sigma += member.sigma / double(opt->ensemble);
+                  correction.networks.push_back(std::move(member.networks.front()));
                 }
-                if (k == 0) correction = member;
-              }
-              if (ensemble) {
-                const nlohmann::json listing = {
-                    {"format", "monobody-keypoint-correction-ensemble"}, {"members", members}, {"trained_on", recipe}};
-                write_file_atomic(output, listing.dump(1) + "\n");
-                correction = read_keypoint_correction(output);  // what users will read: checks the listing too
-              } else {
-                write_keypoint_correction(output, correction);
               }
             } else {
               correction = learner.solve(opt->ridge);
-              correction.trained_on = recipe;
-              write_keypoint_correction(output, correction);
             }
+            correction.trained_on = recipe;
+            write_keypoint_correction(output, correction);  // an ensemble: its networks beside the listing
             std::string sigmas;
             for (int j = 0; j < correction.sigma.size(); ++j)
               sigmas += fmt::format(" {}={:.3f}", skeleton(JointSet::H36m17).joints[std::size_t(j)], correction.sigma[j]);

@@ -119,8 +119,8 @@ class KeypointCorrectionNetworkLearner {
 // A network correction is an MLP file (mlp.hpp) whose metadata has "kind": "monobody keypoint correction",
 // "from" and "to"; the reader tells the two apart by the file's first bytes. An ensemble of network corrections is
 // JSON: {"format": "monobody-keypoint-correction-ensemble", "members": ["a.mlp", "b.mlp"]} (paths relative to the
-// file; the members must share their joint sets; sigma is their mean). The writer writes one network (an MLP file)
-// or a least-squares map; an ensemble's file is written by hand.
+// file; the members must share their joint sets; sigma is their mean). The writer writes one network as an MLP
+// file, several as <stem>-1.mlp, <stem>-2.mlp, ... beside the listing (which must be .json), or a least-squares map.
 // The reader checks sizes, joint sets and finiteness and throws monobody::Error with the file's name.
 KeypointCorrection read_keypoint_correction(const std::filesystem::path& path);
 void write_keypoint_correction(const std::filesystem::path& path, const KeypointCorrection& correction);

@@ -162,7 +162,7 @@ Keypoints2D KeypointCorrection::apply(const Keypoints2D& detected) const {
   Keypoints2D out = map_joints(detected, to);
   if (!normalise(detected, source, &centre, &radius)) return out;
   if (!networks.empty()) {
-    // The detections and their mirror image, one column each, through every network at once.
+    // The detections and their mirror image, one column each, through every network.
     Eigen::MatrixXf inputs(source.size(), 2);
     inputs.col(0) = source.reshaped().cast<float>();
     inputs.col(1) = mirrored(source, from).reshaped().cast<float>();
@@ -275,6 +275,7 @@ KeypointCorrection KeypointCorrectionNetworkLearner::train(const KeypointCorrect
 
 namespace {
 constexpr const char kNetworkKind[] = "monobody keypoint correction";
+constexpr const char kEnsembleFormat[] = "monobody-keypoint-correction-ensemble";
 
 bool is_mlp_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -308,7 +309,6 @@ KeypointCorrection read_network_correction(const std::filesystem::path& path) {
   return c;
 }
 
-
 // {"format": "monobody-keypoint-correction-ensemble", "members": [...]}: the members' networks together.
 KeypointCorrection read_correction_ensemble(const std::filesystem::path& path, const nlohmann::json& j) {
   const std::string where = "keypoint correction '" + path.string() + "': ";
@@ -337,6 +337,7 @@ KeypointCorrection read_correction_ensemble(const std::filesystem::path& path, c
     out.trained_on += (out.trained_on.empty() ? "" : "; ") + c.trained_on;
     out.networks.push_back(std::move(c.networks.front()));
   }
+  out.trained_on = j.value("trained_on", out.trained_on);  // the listing's, when it says (the members repeat it)
   return out;
 }
 }  // namespace
@@ -345,7 +346,7 @@ KeypointCorrection read_keypoint_correction(const std::filesystem::path& path) {
   if (is_mlp_file(path)) return read_network_correction(path);
   const nlohmann::json j = read_json_file(path);
   const std::string where = "keypoint correction '" + path.string() + "': ";
-  if (j.is_object() && j.value("format", "") == "monobody-keypoint-correction-ensemble")
+  if (j.is_object() && j.value("format", "") == kEnsembleFormat)
     return read_correction_ensemble(path, j);
   try {
     if (j.value("format", "") != "monobody-keypoint-correction")
@@ -384,8 +385,21 @@ KeypointCorrection read_keypoint_correction(const std::filesystem::path& path) {
 }
 
 void write_keypoint_correction(const std::filesystem::path& path, const KeypointCorrection& c) {
-  if (c.networks.size() > 1)
-    throw Error("keypoint correction: an ensemble is written as its member networks and a JSON file listing them");
+  if (c.networks.size() > 1) {
+    if (path.extension() != ".json")
+      throw Error("keypoint correction: an ensemble is a JSON file listing its networks, not '" + path.string() + "'");
+    nlohmann::json members = nlohmann::json::array();
+    for (std::size_t k = 0; k < c.networks.size(); ++k) {
+      KeypointCorrection member = c;
+      member.networks = {c.networks[k]};
+      const std::string name = path.stem().string() + "-" + std::to_string(k + 1) + ".mlp";
+      write_keypoint_correction(path.parent_path() / name, member);
+      members.push_back(name);
+    }
+    const nlohmann::json listing = {{"format", kEnsembleFormat}, {"members", members}, {"trained_on", c.trained_on}};
+    write_file_atomic(path, listing.dump(1) + "\n");
+    return;
+  }
   if (!c.networks.empty()) {
     MlpWeights w = *c.networks.front();
     w.metadata["kind"] = kNetworkKind;
