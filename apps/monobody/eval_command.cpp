@@ -8,6 +8,7 @@
 #include "monobody/error.hpp"
 #include "monobody/eval.hpp"
 #include "monobody/files.hpp"
+#include "monobody/h36m_data.hpp"
 #include "monobody/mlp_lifter.hpp"
 #include "progress.hpp"
 
@@ -26,6 +27,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
     bool video = false, weak_perspective = false, no_flip = false;
     double perspective_prior = SparseLifterOptions{}.perspective_coefficient_prior;
     SparseVideoOptions temporal;
+    double smoothing_s = 0.1;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* h36m = eval_group(app)->add_subcommand("h36m", "Human3.6M: MPJPE (P1) and PA-MPJPE (P2) per action, mm");
@@ -53,7 +55,11 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
   h36m->add_option("--refine-starts", opt->solver.refine_starts, "Refinement starts (strongest bases)")
       ->check(CLI::PositiveNumber);
   h36m->add_flag("--video", opt->video,
-                 "Lift each camera's frames as one sequence (sparse: jointly, with temporal smoothness); use --stride 1");
+                 "Lift each camera's frames as one sequence (sparse: jointly, with temporal smoothness; a network: "
+                 "keypoints smoothed over time first); use --stride 1");
+  h36m->add_option("--smoothing", opt->smoothing_s,
+                   "--video, a network: sigma of the keypoints' smoothing over time, seconds (default 0.1)")
+      ->check(CLI::NonNegativeNumber);
   h36m->add_option("--coefficient-smoothness", opt->temporal.coefficient_smoothness,
                    "--video, sparse: weight of ||c_t - c_t+1||^2")
       ->check(CLI::NonNegativeNumber);
@@ -79,7 +85,9 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             const auto dict_path = opt->dictionary.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->dictionary);
             std::unique_ptr<Lifter> lifter_ptr;
             if (learned) {
-              lifter_ptr = make_lifter(parse_lifter_kind(opt->lifter), opt->model, !opt->no_flip);
+              // The data is 10 Hz: a sigma in seconds is 10 / stride frames per second of it.
+              const double sigma_frames = opt->video ? opt->smoothing_s * kH36mFrameRateHz / opt->stride : 0.0;
+              lifter_ptr = make_lifter(parse_lifter_kind(opt->lifter), opt->model, !opt->no_flip, sigma_frames);
             } else {
               SparseLifterOptions options;
               options.solver = opt->solver;
@@ -147,7 +155,8 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
                               {"admm_tolerance", opt->solver.admm_tolerance},
                               {"max_admm_iterations", opt->solver.max_admm_iterations},
                               {"refine_starts", opt->solver.refine_starts}};
-            if (opt->video)
+            if (opt->video && learned) json["video"] = {{"keypoint_smoothing_s", opt->smoothing_s}};
+            if (opt->video && !learned)
               json["video"] = {{"coefficient_smoothness", opt->temporal.coefficient_smoothness},
                                {"rotation_smoothness", opt->temporal.rotation_smoothness},
                                {"sweeps", opt->temporal.sweeps}};
@@ -172,6 +181,11 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
                                       !opt->no_flip ? ", averaged with the mirror image's pose" : "",
                                       opt->stride,
                                       opt->max_frames) +
+                      (opt->video && learned
+                           ? fmt::format("Video: each camera's keypoints smoothed over time (Gaussian, sigma {} s) "
+                                         "before the network.\n",
+                                         opt->smoothing_s)
+                           : std::string()) +
                       (opt->video && !learned
                            ? fmt::format("Video: each camera's frames solved jointly, coefficient smoothness {}, "
                                          "rotation smoothness {}, {} sweeps.\n",

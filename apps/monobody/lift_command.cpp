@@ -6,10 +6,12 @@
 #include "monobody/error.hpp"
 #include "monobody/keypoint_correction.hpp"
 #include "monobody/lift.hpp"
+#include "monobody/mlp_lifter.hpp"
 #include "monobody/npy.hpp"
 #include "monobody/ordinal.hpp"
 #include "monobody/result.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -84,6 +86,20 @@ LifterKind choose_lifter(const std::string& method, const Result& result) {
   return any && all_have_depth ? LifterKind::MlpOrdinal : LifterKind::Mlp;
 }
 
+// The time between the result's consecutive frames (median, seconds); 1/30 s when the frames carry no times
+// (a .npy input, or photos).
+double frame_interval_s(const Result& result) {
+  std::vector<double> steps;
+  for (std::size_t f = 1; f < result.frames.size(); ++f)
+    if (const double dt = result.frames[f].time - result.frames[f - 1].time; dt > 0) steps.push_back(dt);
+  if (steps.empty()) {
+    spdlog::info("the frames carry no times: taken to be 30 per second");
+    return 1.0 / 30.0;
+  }
+  std::nth_element(steps.begin(), steps.begin() + std::ptrdiff_t(steps.size() / 2), steps.end());
+  return steps[steps.size() / 2];
+}
+
 }  // namespace
 
 Command add_lift_command(CLI::App& app, const GlobalOptions&) {
@@ -111,7 +127,8 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   "Ordinal depth relations imposed on every person, one per line: Z(left knee) > Z(right knee)")
       ->check(CLI::ExistingFile);
   sub->add_flag("--temporal", opt->temporal,
-                "Sparse method on a video: each person's consecutive frames solved jointly, with temporal smoothness");
+                "On a video, each person's consecutive frames together: the sparse method solves them jointly, with "
+                "temporal smoothness; a network lifts them after smoothing their keypoints over time (0.1 s)");
   sub->add_option("--joint-set", opt->joint_set, "Joint set of a .npy input (default: from its joint count)");
   sub->add_option("--correction", opt->correction,
                   "Correct the keypoints of a detector towards Human3.6M's joints before lifting (a train-correction "
@@ -170,8 +187,6 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                     throw Error("'" + opt->input + "': frame " + std::to_string(frame.frame) + " person " +
                                 std::to_string(person.id) +
                                 " has no relative depths (as BlazePose gives) for mlp+ordinal; use --method mlp");
-            if (opt->temporal && kind != LifterKind::Sparse)
-              throw Error("--temporal is the sparse model's video solver: use it with --method sparse");
             std::unique_ptr<Lifter> lifter;
             if (kind == LifterKind::Sparse) {
               SparseLifterOptions options;
@@ -182,7 +197,10 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   read_pose_dictionary(opt->model.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->model)),
                   options);
             } else {
-              lifter = make_lifter(kind, opt->model);
+              // The keypoints' smoothing is set in seconds; the result's frame times give its frames.
+              const double sigma_frames =
+                  opt->temporal ? kMlpSequenceSigmaSeconds / frame_interval_s(result) : 0.0;
+              lifter = make_lifter(kind, opt->model, true, sigma_frames);
             }
 
             const bool knows_relations = !relations.empty() && lifter->reads_relations();

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cmath>
 
 #include "monobody/smoothing.hpp"
@@ -54,6 +55,36 @@ void KeypointSmoother::smooth(int id, Keypoints2D& kp, double time) {
   for (int j = 0; j < kp.size(); ++j) {
     kp.xy.col(j) = values_.segment<2>(3 * j);
     if (depth) kp.depth[j] = values_[3 * j + 2];
+  }
+}
+
+void smooth_keypoint_sequence(std::vector<Keypoints2D>& frames, double sigma_frames) {
+  if (!(sigma_frames > 0) || frames.size() < 2) return;
+  const int n = int(frames.size());
+  const int reach = int(std::ceil(3.0 * sigma_frames));
+  std::vector<double> kernel(std::size_t(reach + 1));
+  for (int d = 0; d <= reach; ++d) kernel[std::size_t(d)] = std::exp(-0.5 * d * d / (sigma_frames * sigma_frames));
+  const std::vector<Keypoints2D> original = frames;
+  const bool depth = std::all_of(original.begin(), original.end(), [](const Keypoints2D& k) {
+    return k.depth.size() == k.size();
+  });
+  for (int t = 0; t < n; ++t) {
+    Keypoints2D& out = frames[std::size_t(t)];
+    for (int j = 0; j < out.size(); ++j) {
+      if (!out.valid(j)) continue;
+      Eigen::Vector3d sum = Eigen::Vector3d::Zero();
+      double weight = 0.0;
+      for (int u = std::max(0, t - reach); u <= std::min(n - 1, t + reach); ++u) {
+        const Keypoints2D& k = original[std::size_t(u)];
+        if (j >= k.size() || !k.valid(j) || (depth && !std::isfinite(k.depth[j]))) continue;
+        const double w = kernel[std::size_t(std::abs(u - t))];
+        sum += w * Eigen::Vector3d(k.xy(0, j), k.xy(1, j), depth ? k.depth[j] : 0.0);
+        weight += w;
+      }
+      if (!(weight > 0)) continue;
+      out.xy.col(j) = sum.head<2>() / weight;
+      if (depth) out.depth[j] = sum.z() / weight;
+    }
   }
 }
 
