@@ -61,7 +61,8 @@ void KeypointSmoother::smooth(int id, Keypoints2D& kp, double time) {
 void smooth_keypoint_sequence(std::vector<Keypoints2D>& frames, double sigma_frames) {
   if (!(sigma_frames > 0) || frames.size() < 2) return;
   const int n = int(frames.size());
-  const int reach = int(std::ceil(3.0 * sigma_frames));
+  // The kernel never needs to reach past the clip (and an enormous sigma must not overflow the int).
+  const int reach = int(std::min(std::ceil(3.0 * sigma_frames), double(n)));
   std::vector<double> kernel(std::size_t(reach + 1));
   for (int d = 0; d <= reach; ++d) kernel[std::size_t(d)] = std::exp(-0.5 * d * d / (sigma_frames * sigma_frames));
   const std::vector<Keypoints2D> original = frames;

@@ -145,6 +145,12 @@ TEST(SmoothKeypointSequence, RemovesJitterWithoutLag) {
   EXPECT_FALSE(smoothed[30].valid(2));
   EXPECT_EQ(smoothed[30].xy.col(2), Eigen::Vector2d(0, 0));
   EXPECT_EQ(smoothed[30].confidence, clip[30].confidence);
+
+  // A sigma far longer than the clip is the plain mean of each joint over the clip.
+  std::vector<Keypoints2D> flat = clip;
+  smooth_keypoint_sequence(flat, std::numeric_limits<double>::infinity());
+  EXPECT_NEAR(flat[0].xy(0, 1), 50 + kSpeed * (kFrames - 1) / 2.0, 1e-9);
+  EXPECT_NEAR(flat[kFrames - 1].xy(0, 1), flat[0].xy(0, 1), 1e-9);
 }
 
 }  // namespace
