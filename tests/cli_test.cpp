@@ -312,7 +312,7 @@ TEST(Cli, EvalAndLiftTakeTheDetectionCorrection) {
 // monobody lift --temporal on a short clip made from the hand-labelled demo keypoints with 4 px of jitter at
 // 30 frames per second, the person missing in one frame: every seen frame is lifted, and lifting the frames
 // together gives a steadier skeleton than lifting them one by one, for the sparse model (solved jointly) and
-// for the network (keypoints smoothed over 0.1 s first).
+// for the network (keypoints smoothed over 0.1 s first, and read so by a network that takes relations).
 TEST(Cli, LiftTemporalSmoothsAClip) {
   const fs::path dir = test::temp_dir("cli_lift_temporal");
   const Result photo = read_result(test::source_dir() / "examples" / "messi5_coco17_by_hand.json");
@@ -362,6 +362,20 @@ TEST(Cli, LiftTemporalSmoothsAClip) {
   RecordProperty("mlp_temporal_motion_mm", std::to_string(1000 * steadiness(smoothed)));
   // Measured: 2.2 mm of motion per frame against 30 mm (the clip is one pose held still, all jitter).
   EXPECT_LT(steadiness(smoothed), 0.3 * steadiness(network)) << steadiness(smoothed) << " vs " << steadiness(network);
+
+  // A network that reads relations reads them from the smoothed keypoints too, and they hold in every frame.
+  std::ofstream(dir / "relations.txt") << "Z(left knee) > Z(right knee)\n";
+  const fs::path reader = test::source_dir() / "models" / "lift-h36m" / "mlp-h36m-sh-relations.mlp";
+  const CliRun knowing = run_cli(fmt::format("lift '{}' --method mlp --model '{}' --relations '{}' --temporal -o '{}'",
+                                             (dir / "clip.json").string(), reader.string(), (dir / "relations.txt").string(),
+                                             (dir / "knowing.json").string()));
+  ASSERT_EQ(knowing.exit_code, 0) << knowing.err;
+  for (const FrameResult& frame : read_result(dir / "knowing.json").frames)
+    for (const Person& p : frame.people) {
+      ASSERT_TRUE(p.joints3d) << "frame " << frame.frame;
+      EXPECT_EQ(p.extras["lift"]["relations_satisfied"], 1.0) << "frame " << frame.frame;
+      EXPECT_EQ(p.extras["lift"]["lifter"], "mlp (temporal)");
+    }
 }
 
 }  // namespace

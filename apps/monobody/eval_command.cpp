@@ -27,7 +27,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
     bool video = false, weak_perspective = false, no_flip = false;
     double perspective_prior = SparseLifterOptions{}.perspective_coefficient_prior;
     SparseVideoOptions temporal;
-    double smoothing_s = 0.1;
+    double smoothing_s = kMlpSequenceSigmaSeconds;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* h36m = eval_group(app)->add_subcommand("h36m", "Human3.6M: MPJPE (P1) and PA-MPJPE (P2) per action, mm");
@@ -85,9 +85,7 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             const auto dict_path = opt->dictionary.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->dictionary);
             std::unique_ptr<Lifter> lifter_ptr;
             if (learned) {
-              // The data is 10 Hz: a sigma in seconds is 10 / stride frames per second of it.
-              const double sigma_frames = opt->video ? opt->smoothing_s * kH36mFrameRateHz / opt->stride : 0.0;
-              lifter_ptr = make_lifter(parse_lifter_kind(opt->lifter), opt->model, !opt->no_flip, sigma_frames);
+              lifter_ptr = make_lifter(parse_lifter_kind(opt->lifter), opt->model, !opt->no_flip);
             } else {
               SparseLifterOptions options;
               options.solver = opt->solver;
@@ -109,6 +107,8 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             eval.threads = global.resolved_threads();
             eval.simulated_relations = opt->relations;
             eval.video = opt->video;
+            // A network's keypoints are smoothed over time; the data is 10 Hz, so a second is 10 / stride frames.
+            if (opt->video && learned) eval.keypoint_smoothing_frames = opt->smoothing_s * kH36mFrameRateHz / opt->stride;
             if (opt->lifter == "mlp+ordinal") eval.simulated_depth_noise = opt->depth_noise;
             std::optional<KeypointCorrection> correction;
             if (!opt->correction.empty()) {

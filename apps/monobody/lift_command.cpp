@@ -10,6 +10,7 @@
 #include "monobody/npy.hpp"
 #include "monobody/ordinal.hpp"
 #include "monobody/result.hpp"
+#include "monobody/smoothing.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -86,6 +87,22 @@ LifterKind choose_lifter(const std::string& method, const Result& result) {
   return any && all_have_depth ? LifterKind::MlpOrdinal : LifterKind::Mlp;
 }
 
+// Each person's runs of consecutive frames, as (frame, person) indices in frame order: a run ends where the
+// person was not seen in the next frame.
+std::vector<std::vector<std::pair<std::size_t, std::size_t>>> person_runs(const Result& result) {
+  std::map<int, std::vector<std::pair<std::size_t, std::size_t>>> tracks;  // id -> (frame, person)
+  for (std::size_t f = 0; f < result.frames.size(); ++f)
+    for (std::size_t i = 0; i < result.frames[f].people.size(); ++i)
+      if (result.frames[f].people[i].keypoints2d) tracks[result.frames[f].people[i].id].emplace_back(f, i);
+  std::vector<std::vector<std::pair<std::size_t, std::size_t>>> runs;
+  for (const auto& [id, seen] : tracks)
+    for (std::size_t k = 0; k < seen.size(); ++k) {
+      if (k == 0 || result.frames[seen[k].first].frame != result.frames[seen[k - 1].first].frame + 1) runs.emplace_back();
+      runs.back().push_back(seen[k]);
+    }
+  return runs;
+}
+
 // The time between the result's consecutive frames (median, seconds); 1/30 s when the frames carry no times
 // (a .npy input, or photos).
 double frame_interval_s(const Result& result) {
@@ -93,7 +110,7 @@ double frame_interval_s(const Result& result) {
   for (std::size_t f = 1; f < result.frames.size(); ++f)
     if (const double dt = result.frames[f].time - result.frames[f - 1].time; dt > 0) steps.push_back(dt);
   if (steps.empty()) {
-    spdlog::info("the frames carry no times: taken to be 30 per second");
+    spdlog::warn("--temporal: the frames carry no times; taken to be 30 per second");
     return 1.0 / 30.0;
   }
   std::nth_element(steps.begin(), steps.begin() + std::ptrdiff_t(steps.size() / 2), steps.end());
@@ -177,7 +194,10 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   }
                 }
             }
+            // With --temporal, a network reads each person's keypoints smoothed over their frames (filled below).
+            std::map<std::pair<std::size_t, std::size_t>, Keypoints2D> smoothed;  // (frame, person) ->
             const auto lift_input = [&](std::size_t f, std::size_t i) -> const Keypoints2D& {
+              if (const auto it = smoothed.find({f, i}); it != smoothed.end()) return it->second;
               return corrected[f].empty() ? *result.frames[f].people[i].keypoints2d : corrected[f][i];
             };
             if (kind == LifterKind::MlpOrdinal)
@@ -197,10 +217,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   read_pose_dictionary(opt->model.empty() ? default_pose_dictionary_path() : std::filesystem::path(opt->model)),
                   options);
             } else {
-              // The keypoints' smoothing is set in seconds; the result's frame times give its frames.
-              const double sigma_frames =
-                  opt->temporal ? kMlpSequenceSigmaSeconds / frame_interval_s(result) : 0.0;
-              lifter = make_lifter(kind, opt->model, true, sigma_frames);
+              lifter = make_lifter(kind, opt->model);
             }
 
             const bool knows_relations = !relations.empty() && lifter->reads_relations();
@@ -211,27 +228,28 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
               outputs[f].resize(result.frames[f].people.size());
               failures[f].resize(result.frames[f].people.size());
             }
-            if (opt->temporal) {
-              std::map<int, std::vector<std::pair<std::size_t, std::size_t>>> tracks;  // id -> (frame, person)
-              for (std::size_t f = 0; f < result.frames.size(); ++f)
-                for (std::size_t i = 0; i < result.frames[f].people.size(); ++i)
-                  if (result.frames[f].people[i].keypoints2d) tracks[result.frames[f].people[i].id].emplace_back(f, i);
-              for (const auto& [id, seen] : tracks) {
-                for (std::size_t begin = 0, end; begin < seen.size(); begin = end) {
-                  // A run ends where the person was not seen in the next frame.
-                  for (end = begin + 1; end < seen.size() && result.frames[seen[end].first].frame ==
-                                                                 result.frames[seen[end - 1].first].frame + 1;
-                       ++end) {
-                  }
-                  std::vector<Keypoints2D> run;
-                  for (std::size_t k = begin; k < end; ++k)
-                    run.push_back(lift_input(seen[k].first, seen[k].second));
-                  const FrameResult& first = result.frames[seen[begin].first];
-                  const auto lifted_run = lifter->lift_sequence(run, first.camera ? &*first.camera : nullptr);
-                  for (std::size_t k = begin; k < end; ++k) {
-                    outputs[seen[k].first][seen[k].second] = lifted_run[k - begin];
-                    if (!lifted_run[k - begin]) failures[seen[k].first][seen[k].second] = "cannot lift this frame";
-                  }
+            if (opt->temporal && kind != LifterKind::Sparse) {
+              // A network sees one frame: each person's runs of consecutive frames have their keypoints smoothed
+              // over kMlpSequenceSigmaSeconds (the result's frame times give it in frames), then are lifted below
+              // frame by frame, knowing the relations if it reads them.
+              const double sigma_frames = kMlpSequenceSigmaSeconds / frame_interval_s(result);
+              for (const auto& run : person_runs(result)) {
+                std::vector<Keypoints2D> keypoints;
+                for (const auto& [f, i] : run) keypoints.push_back(lift_input(f, i));
+                smooth_keypoint_sequence(keypoints, sigma_frames);
+                for (std::size_t k = 0; k < run.size(); ++k) smoothed.emplace(run[k], std::move(keypoints[k]));
+              }
+            }
+            if (opt->temporal && kind == LifterKind::Sparse) {
+              // The sparse model solves each run's frames jointly.
+              for (const auto& run : person_runs(result)) {
+                std::vector<Keypoints2D> keypoints;
+                for (const auto& [f, i] : run) keypoints.push_back(lift_input(f, i));
+                const FrameResult& first = result.frames[run.front().first];
+                const auto lifted_run = lifter->lift_sequence(keypoints, first.camera ? &*first.camera : nullptr);
+                for (std::size_t k = 0; k < run.size(); ++k) {
+                  outputs[run[k].first][run[k].second] = lifted_run[k];
+                  if (!lifted_run[k]) failures[run[k].first][run[k].second] = "cannot lift this frame";
                 }
               }
             } else {
@@ -269,7 +287,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   if (!relations.empty()) {
                     const Keypoints2D h36m = map_joints(lift_input(f, i), JointSet::H36m17);
                     const PinholeCamera<double> cam = camera ? *camera : assumed_camera(frame, h36m);
-                    // Imposed on any lifter's output (--temporal is the sparse lifter's, which does not read them).
+                    // Imposed on any lifter's output (the sparse model's video solver does not read them).
                     out.joints.xyz = refine_with_relations(out.joints.xyz, h36m, cam, relations);
                     const double tolerance = OrdinalRefineOptions{}.equal_tolerance;
                     person.extras["lift"]["relations"] = relations.size();

@@ -72,11 +72,12 @@ struct H36mEvalOptions {
   // For lifters that read each joint's relative depth from the 2D network (mlp+ordinal): the true depths with
   // the training's noise model (mlp_lifter_train.hpp), since the data has no network depths. < 0: none.
   double simulated_depth_noise = -1.0;
-  // Lift each camera view's frames as one sequence (Lifter::lift_sequence: the temporal sparse model, or a
-  // network after smoothing the keypoints over time), instead of frame by frame. Use with stride 1: the data's
-  // frames are 10 Hz. With simulated relations, a network that reads them lifts each frame again knowing them,
-  // from the frame's own keypoints (not smoothed).
+  // Lift each camera view's frames as one sequence (Lifter::lift_sequence: the temporal sparse model), instead
+  // of frame by frame. Use with stride 1: the data's frames are 10 Hz.
   bool video = false;
+  // With video: each view's keypoints are first smoothed over its frames with this sigma, in frames
+  // (smooth_keypoint_sequence; for a network, kMlpSequenceSigmaSeconds). 0: not smoothed.
+  double keypoint_smoothing_frames = 0.0;
   // For the SH input: the detections corrected towards Human3.6M's joints (keypoint_correction.hpp), instead
   // of the fixed MPII -> H36M mapping. Not owned; null: none.
   const KeypointCorrection* correction = nullptr;

@@ -182,10 +182,7 @@ LifterKind parse_lifter_kind(std::string_view name);  // "sparse", "mlp", "mlp+o
 // monobody::Error for a missing or corrupt model, or a network that does not match the kind. flip_average: whether
 // the lifter also lifts the mirror image and averages (SparseLifterOptions, MlpLifterOptions; an ensemble file
 // may turn it off for its networks regardless).
-// sequence_sigma_frames: for a network, the smoothing of a video's keypoints in lift_sequence()
-// (MlpLifterOptions); the sparse model has its own temporal solver (SparseLifterOptions::temporal).
-std::unique_ptr<Lifter> make_lifter(LifterKind kind, const std::filesystem::path& model = {}, bool flip_average = true,
-                                    double sequence_sigma_frames = 0.0);
+std::unique_ptr<Lifter> make_lifter(LifterKind kind, const std::filesystem::path& model = {}, bool flip_average = true);
 // The default model file of a lifter kind.
 std::filesystem::path default_lifter_model_path(LifterKind kind);
 

@@ -65,20 +65,18 @@ Eigen::Matrix3Xd mirror_h36m_joints(const Eigen::Matrix3Xd& joints);
 // The same relations about the mirror image (left and right joints swapped; depths do not change).
 std::vector<OrdinalRelation> mirror_h36m_relations(const std::vector<OrdinalRelation>& relations);
 
-// The smoothing of a video's keypoints that suits the networks (MlpLifterOptions::sequence_sigma_frames).
+// A network sees one frame, so a video's frames are lifted one by one; for a video, smooth each person's
+// keypoints over their frames first (smooth_keypoint_sequence) with this sigma, as `lift --temporal` and
+// `eval h36m --video` do. A detector's error jitters from frame to frame, and the network turns a pixel of
+// jitter into centimetres of depth. Human3.6M is 10 Hz here, so 0.1 s is 1 frame: with
+// Stacked-Hourglass detections and mlp-h36m-sh-ensemble.json (all frames) P1 72.8 -> 70.8 mm on S9; the
+// sigma was chosen on S8 (47.6 mm unsmoothed; 0.07 s 45.7, 0.1 s 45.3, 0.15 s 45.3). Smoothing the lifted
+// joints instead gained less on S9 (sigma 1 frame: 71.4). Exact 2D has no jitter to remove and only loses
+// motion: ground truth, mlp-h36m-gt-ensemble.json, P1 41.7 -> 42.5.
 inline constexpr double kMlpSequenceSigmaSeconds = 0.1;
 
 struct MlpLifterOptions {
   bool flip_average = true;  // also lift the mirror image and average (test-time augmentation)
-  // lift_sequence(): the network sees one frame, so a video's frames are lifted one by one; their keypoints are
-  // first smoothed over the frames (smooth_keypoint_sequence) with this sigma, in frames (0: not smoothed).
-  // A detector's error jitters from frame to frame, and the network turns a pixel of jitter into centimetres
-  // of depth. kMlpSequenceSigmaSeconds is the sigma to use (Human3.6M is 10 Hz here, so 1 frame): with
-  // Stacked-Hourglass detections and mlp-h36m-sh-ensemble.json (all frames) P1 72.8 -> 70.8 mm on S9; the
-  // sigma was chosen on S8 (47.6 mm unsmoothed; 0.07 s 45.7, 0.1 s 45.3, 0.15 s 45.3). Smoothing the lifted
-  // joints instead gained less on S9 (sigma 1 frame: 71.4). Exact 2D has no jitter to remove and only loses
-  // motion: ground truth, mlp-h36m-gt-ensemble.json, P1 41.7 -> 42.5.
-  double sequence_sigma_frames = 0.0;
 };
 
 // One network, or an ensemble of networks whose joints are averaged. An ensemble is a JSON file
@@ -100,10 +98,6 @@ class MlpLifter final : public Lifter {
   // intrinsics (nullptr: unknown; the person is then taken to be at the centre of the view). Returns H36M-17
   // joints in metres, camera frame, pelvis at the origin. Throws monobody::Error for unusable keypoints.
   LiftOutput lift(const Keypoints2D& keypoints, const PinholeCamera<double>* camera) const override;
-  // A person's consecutive video frames, lifted one by one after smoothing their keypoints over time
-  // (MlpLifterOptions::sequence_sigma_frames). A frame that cannot be lifted is empty in the result.
-  std::vector<std::optional<LiftOutput>> lift_sequence(const std::vector<Keypoints2D>& frames,
-                                                       const PinholeCamera<double>* camera) const override;
   // The same, for a model that reads ordinal relations (H36M-17 joints): the network sees them. A model that
   // does not read them ignores them (refine_with_relations() imposes relations on any lifter's output).
   bool reads_relations() const override { return reads_relations_; }

@@ -56,9 +56,10 @@ class KeypointSmoother {
 
 // Smooths one person's keypoints over the consecutive frames of a recorded video, all frames known: each
 // joint's x, y (and depth, where every frame has depths) becomes the Gaussian-weighted mean of its values in
-// the frames where it is seen (Keypoints2D::valid), sigma in frames, the kernel cut at 3 sigma. Unlike the
-// One-Euro filter it looks ahead as well as back, so a moving joint does not lag. Confidences and the joints
-// not seen in a frame stay as they are. A sigma of 0 (or less) changes nothing.
+// the frames where it is seen (Keypoints2D::valid) in the same joint set, sigma in frames, the kernel cut at
+// 3 sigma. Unlike the One-Euro filter it looks ahead as well as back, so a moving joint does not lag.
+// Confidences, the joints not seen in a frame and missing (non-finite) depths stay as they are. A sigma of 0
+// (or less) changes nothing.
 void smooth_keypoint_sequence(std::vector<Keypoints2D>& frames, double sigma_frames);
 
 }  // namespace monobody

@@ -73,18 +73,19 @@ void smooth_keypoint_sequence(std::vector<Keypoints2D>& frames, double sigma_fra
     Keypoints2D& out = frames[std::size_t(t)];
     for (int j = 0; j < out.size(); ++j) {
       if (!out.valid(j)) continue;
-      Eigen::Vector3d sum = Eigen::Vector3d::Zero();
-      double weight = 0.0;
+      // Points and depths are weighted apart: a frame whose depth is missing still lends its point.
+      Eigen::Vector2d point = Eigen::Vector2d::Zero();
+      double point_weight = 0.0, depth_sum = 0.0, depth_weight = 0.0;
       for (int u = std::max(0, t - reach); u <= std::min(n - 1, t + reach); ++u) {
         const Keypoints2D& k = original[std::size_t(u)];
-        if (j >= k.size() || !k.valid(j) || (depth && !std::isfinite(k.depth[j]))) continue;
+        if (k.joint_set != out.joint_set || !k.valid(j)) continue;
         const double w = kernel[std::size_t(std::abs(u - t))];
-        sum += w * Eigen::Vector3d(k.xy(0, j), k.xy(1, j), depth ? k.depth[j] : 0.0);
-        weight += w;
+        point += w * k.xy.col(j);
+        point_weight += w;
+        if (depth && std::isfinite(k.depth[j])) depth_sum += w * k.depth[j], depth_weight += w;
       }
-      if (!(weight > 0)) continue;
-      out.xy.col(j) = sum.head<2>() / weight;
-      if (depth) out.depth[j] = sum.z() / weight;
+      out.xy.col(j) = point / point_weight;  // the frame itself is among them
+      if (depth && std::isfinite(out.depth[j]) && depth_weight > 0) out.depth[j] = depth_sum / depth_weight;
     }
   }
 }

@@ -12,6 +12,7 @@
 #include "monobody/npy.hpp"
 #include "monobody/mlp_lifter_train.hpp"
 #include "monobody/ordinal.hpp"
+#include "monobody/smoothing.hpp"
 
 namespace monobody {
 namespace {
@@ -70,6 +71,8 @@ std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, const H36m
       }
     }
   }
+
+  if (options.video) smooth_keypoint_sequence(inputs, options.keypoint_smoothing_frames);
 
   // Lift: frame by frame, or the view's frames as one sequence.
   std::vector<std::optional<LiftOutput>> lifted(n);

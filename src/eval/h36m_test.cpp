@@ -140,10 +140,11 @@ TEST(H36mEvaluation, TheDetectionCorrectionHelpsTheSparseLifter) {
 TEST(H36mEvaluation, TheNetworkLiftsDetectionsBetterAsVideo) {
   MONOBODY_SHARED_FILE_OR_SKIP(dir, "h36m/S9");
   const auto model = test::source_dir() / "models" / "lift-h36m" / "mlp-h36m-sh-ensemble.json";
-  const MlpLifter lifter(model, {.sequence_sigma_frames = kMlpSequenceSigmaSeconds * kH36mFrameRateHz});
+  const MlpLifter lifter(model);
   H36mEvalOptions eval = s9_options(dir, H36mInput::StackedHourglass, 1, 20);
   const H36mReport frames = evaluate_h36m(lifter, eval);
   eval.video = true;
+  eval.keypoint_smoothing_frames = kMlpSequenceSigmaSeconds * kH36mFrameRateHz;
   const H36mReport video = evaluate_h36m(lifter, eval);
   RecordProperty("p1_frames_mm", std::to_string(frames.p1));
   RecordProperty("p1_video_mm", std::to_string(video.p1));

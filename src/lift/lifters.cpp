@@ -48,15 +48,14 @@ std::filesystem::path default_lifter_model_path(LifterKind kind) {
   return {};
 }
 
-std::unique_ptr<Lifter> make_lifter(LifterKind kind, const std::filesystem::path& model, bool flip_average,
-                                    double sequence_sigma_frames) {
+std::unique_ptr<Lifter> make_lifter(LifterKind kind, const std::filesystem::path& model, bool flip_average) {
   const std::filesystem::path path = model.empty() ? default_lifter_model_path(kind) : model;
   if (kind == LifterKind::Sparse) {
     SparseLifterOptions options;
     options.flip_average = flip_average;
     return std::make_unique<SparseLifter>(read_pose_dictionary(path), options);
   }
-  auto lifter = std::make_unique<MlpLifter>(path, MlpLifterOptions{.flip_average = flip_average, .sequence_sigma_frames = sequence_sigma_frames});
+  auto lifter = std::make_unique<MlpLifter>(path, MlpLifterOptions{.flip_average = flip_average});
   if (lifter->uses_depth() != (kind == LifterKind::MlpOrdinal))
     throw Error("'" + path.string() + "' is a network " + (lifter->uses_depth() ? "that takes" : "without") +
                 " the keypoints' depth: use " + (lifter->uses_depth() ? "mlp+ordinal" : "mlp") + " with it");

@@ -5,7 +5,6 @@
 
 #include "monobody/error.hpp"
 #include "monobody/files.hpp"
-#include "monobody/smoothing.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -271,14 +270,6 @@ LiftOutput MlpLifter::lift_knowing(const Keypoints2D& keypoints, const PinholeCa
   out.joints.xyz = joints[0] / 1000.0;
   out.joints.confidence = h36m.confidence.cwiseMin(1.0);
   return out;
-}
-
-std::vector<std::optional<LiftOutput>> MlpLifter::lift_sequence(const std::vector<Keypoints2D>& frames,
-                                                                const PinholeCamera<double>* camera) const {
-  if (!(options_.sequence_sigma_frames > 0)) return Lifter::lift_sequence(frames, camera);
-  std::vector<Keypoints2D> smoothed = frames;
-  smooth_keypoint_sequence(smoothed, options_.sequence_sigma_frames);
-  return Lifter::lift_sequence(smoothed, camera);
 }
 
 std::filesystem::path default_mlp_lifter_path() {
