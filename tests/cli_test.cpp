@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -362,6 +363,31 @@ TEST(Cli, LiftTemporalSmoothsAClip) {
   RecordProperty("mlp_temporal_motion_mm", std::to_string(1000 * steadiness(smoothed)));
   // Measured: 2.2 mm of motion per frame against 30 mm (the clip is one pose held still, all jitter).
   EXPECT_LT(steadiness(smoothed), 0.3 * steadiness(network)) << steadiness(smoothed) << " vs " << steadiness(network);
+
+  // The same clip as a .npy (frame 6 repeats frame 5; a .npy has no frame times): --fps gives the frames their
+  // times and the smoothing its length in frames, 3 frames at 30 fps against 1 at 10 fps.
+  std::vector<float> array;
+  for (int f = 0; f < 12; ++f) {
+    const Keypoints2D& k = *clip.frames[std::size_t(f == 6 ? 5 : f)].people.at(0).keypoints2d;
+    for (int j = 0; j < k.size(); ++j)
+      array.insert(array.end(), {float(k.xy(0, j)), float(k.xy(1, j)), float(k.confidence[j])});
+  }
+  write_npy(dir / "clip.npy", {12, 17, 3}, array.data());
+  std::map<int, double> npy_motion;
+  for (int fps : {10, 30}) {
+    const fs::path out = dir / fmt::format("npy{}.json", fps);
+    const CliRun r = run_cli(fmt::format("lift '{}' --joint-set coco17 --method mlp --temporal --fps {} -o '{}'",
+                                         (dir / "clip.npy").string(), fps, out.string()));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const Result lifted = read_result(out);
+    ASSERT_EQ(lifted.frames.size(), 12u);
+    EXPECT_DOUBLE_EQ(lifted.frames[3].time, 3.0 / fps);
+    npy_motion[fps] = steadiness(lifted);
+  }
+  RecordProperty("npy_motion_10fps_mm", std::to_string(1000 * npy_motion[10]));
+  RecordProperty("npy_motion_30fps_mm", std::to_string(1000 * npy_motion[30]));
+  // Measured: 2.3 mm of motion per frame at 30 fps, 9.7 mm at 10 fps.
+  EXPECT_LT(npy_motion[30], 0.7 * npy_motion[10]) << npy_motion[30] << " vs " << npy_motion[10];
 
   // A network that reads relations reads them from the smoothed keypoints too, and they hold in every frame.
   std::ofstream(dir / "relations.txt") << "Z(left knee) > Z(right knee)\n";

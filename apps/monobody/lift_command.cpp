@@ -103,14 +103,15 @@ std::vector<std::vector<std::pair<std::size_t, std::size_t>>> person_runs(const 
   return runs;
 }
 
-// The time between the result's consecutive frames (median, seconds); 1/30 s when the frames carry no times
-// (a .npy input, or photos).
-double frame_interval_s(const Result& result) {
+// The time between the result's consecutive frames (median, seconds): 1 / fps when given, else from the frames'
+// times; 1/30 s when they carry none (a .npy input, or photos).
+double frame_interval_s(const Result& result, double fps) {
+  if (fps > 0) return 1.0 / fps;
   std::vector<double> steps;
   for (std::size_t f = 1; f < result.frames.size(); ++f)
     if (const double dt = result.frames[f].time - result.frames[f - 1].time; dt > 0) steps.push_back(dt);
   if (steps.empty()) {
-    spdlog::warn("--temporal: the frames carry no times; taken to be 30 per second");
+    spdlog::warn("--temporal: the frames carry no times; taken to be 30 per second (say otherwise with --fps)");
     return 1.0 / 30.0;
   }
   std::nth_element(steps.begin(), steps.begin() + std::ptrdiff_t(steps.size() / 2), steps.end());
@@ -125,6 +126,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
     bool temporal = false;
     double alpha = SparseLiftOptions{}.alpha;
     double bone_length = kH36mMeanBoneLength;
+    double fps = 0.0;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("lift", "Lift 2D keypoints to 3D joints (learned network or sparse shape-space model)");
@@ -146,6 +148,10 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
   sub->add_flag("--temporal", opt->temporal,
                 "On a video, each person's consecutive frames together: the sparse method solves them jointly, with "
                 "temporal smoothness; a network lifts them after smoothing their keypoints over time (0.1 s)");
+  sub->add_option("--fps", opt->fps,
+                  "Frames per second of the input (default: from the result's frame times; a .npy has none, and its "
+                  "frames then get times from this)")
+      ->check(CLI::PositiveNumber);
   sub->add_option("--joint-set", opt->joint_set, "Joint set of a .npy input (default: from its joint count)");
   sub->add_option("--correction", opt->correction,
                   "Correct the keypoints of a detector towards Human3.6M's joints before lifting (a train-correction "
@@ -164,6 +170,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                 FrameResult frame;
                 frame.source = std::filesystem::path(opt->input).filename().string();
                 frame.frame = int(n);
+                if (opt->fps > 0) frame.time = double(n) / opt->fps;
                 Person person;
                 person.keypoints2d = poses[n];
                 frame.people.push_back(std::move(person));
@@ -232,7 +239,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
               // A network sees one frame: each person's runs of consecutive frames have their keypoints smoothed
               // over kMlpSequenceSigmaSeconds (the result's frame times give it in frames), then are lifted below
               // frame by frame, knowing the relations if it reads them.
-              const double sigma_frames = kMlpSequenceSigmaSeconds / frame_interval_s(result);
+              const double sigma_frames = kMlpSequenceSigmaSeconds / frame_interval_s(result, opt->fps);
               for (const auto& run : person_runs(result)) {
                 std::vector<Keypoints2D> keypoints;
                 for (const auto& [f, i] : run) keypoints.push_back(lift_input(f, i));
