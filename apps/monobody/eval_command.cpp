@@ -58,7 +58,8 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
                  "Lift each camera's frames as one sequence (sparse: jointly, with temporal smoothness; a network: "
                  "keypoints smoothed over time first); use --stride 1");
   h36m->add_option("--smoothing", opt->smoothing_s,
-                   "--video, a network: sigma of the keypoints' smoothing over time, seconds (default 0.1)")
+                   "--video, a network: sigma of the keypoints' smoothing over time, seconds")
+      ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
   h36m->add_option("--coefficient-smoothness", opt->temporal.coefficient_smoothness,
                    "--video, sparse: weight of ||c_t - c_t+1||^2")

@@ -1,5 +1,6 @@
 // monobody lift: 3D joints from 2D keypoints (a result JSON or a .npy array) by any lifter, optionally held to
 // ordinal depth relations.
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "cli.hpp"
@@ -146,8 +147,10 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   "Ordinal depth relations imposed on every person, one per line: Z(left knee) > Z(right knee)")
       ->check(CLI::ExistingFile);
   sub->add_flag("--temporal", opt->temporal,
-                "On a video, each person's consecutive frames together: the sparse method solves them jointly, with "
-                "temporal smoothness; a network lifts them after smoothing their keypoints over time (0.1 s)");
+                fmt::format("On a video, each person's consecutive frames together: the sparse method solves them "
+                            "jointly, with temporal smoothness; a network lifts them after smoothing their keypoints "
+                            "over time ({} s)",
+                            kMlpSequenceSigmaSeconds));
   sub->add_option("--fps", opt->fps,
                   "Frames per second of the input (default: from the result's frame times; a .npy has none, and its "
                   "frames then get times from this)")
@@ -235,23 +238,20 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
               outputs[f].resize(result.frames[f].people.size());
               failures[f].resize(result.frames[f].people.size());
             }
-            if (opt->temporal && kind != LifterKind::Sparse) {
-              // A network sees one frame: each person's runs of consecutive frames have their keypoints smoothed
-              // over kMlpSequenceSigmaSeconds (the result's frame times give it in frames), then are lifted below
-              // frame by frame, knowing the relations if it reads them.
-              const double sigma_frames = kMlpSequenceSigmaSeconds / frame_interval_s(result, opt->fps);
+            // --temporal, each person's runs of consecutive frames: the sparse model solves a run's frames jointly;
+            // a network sees one frame, so a run's keypoints are smoothed over kMlpSequenceSigmaSeconds (the
+            // frame times give it in frames) and lifted below frame by frame, knowing the relations if it reads them.
+            const bool joint_solve = opt->temporal && kind == LifterKind::Sparse;
+            if (opt->temporal) {
+              const double sigma_frames = joint_solve ? 0.0 : kMlpSequenceSigmaSeconds / frame_interval_s(result, opt->fps);
               for (const auto& run : person_runs(result)) {
                 std::vector<Keypoints2D> keypoints;
                 for (const auto& [f, i] : run) keypoints.push_back(lift_input(f, i));
-                smooth_keypoint_sequence(keypoints, sigma_frames);
-                for (std::size_t k = 0; k < run.size(); ++k) smoothed.emplace(run[k], std::move(keypoints[k]));
-              }
-            }
-            if (opt->temporal && kind == LifterKind::Sparse) {
-              // The sparse model solves each run's frames jointly.
-              for (const auto& run : person_runs(result)) {
-                std::vector<Keypoints2D> keypoints;
-                for (const auto& [f, i] : run) keypoints.push_back(lift_input(f, i));
+                if (!joint_solve) {
+                  smooth_keypoint_sequence(keypoints, sigma_frames);
+                  for (std::size_t k = 0; k < run.size(); ++k) smoothed.emplace(run[k], std::move(keypoints[k]));
+                  continue;
+                }
                 const FrameResult& first = result.frames[run.front().first];
                 const auto lifted_run = lifter->lift_sequence(keypoints, first.camera ? &*first.camera : nullptr);
                 for (std::size_t k = 0; k < run.size(); ++k) {
@@ -259,7 +259,8 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                   if (!lifted_run[k]) failures[run[k].first][run[k].second] = "cannot lift this frame";
                 }
               }
-            } else {
+            }
+            if (!joint_solve) {
               for (std::size_t f = 0; f < result.frames.size(); ++f) {
                 const FrameResult& frame = result.frames[f];
                 for (std::size_t i = 0; i < frame.people.size(); ++i) {
