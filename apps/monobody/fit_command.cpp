@@ -1,5 +1,6 @@
 // monobody fit: fit the body model to the people of a result (their 2D keypoints, lifted 3D joints and an
-// optional silhouette mask); writes the parameters into the result, each mesh as OBJ and a shaded overlay.
+// optional silhouette mask); writes the parameters into the result, a photo's meshes as OBJ and a shaded
+// overlay. A video's result is fitted frame after frame, each person from their own previous fit.
 // `--round-trip N` instead measures the fitter on N synthetic people (needs the shared CMU motion capture).
 #include <spdlog/spdlog.h>
 
@@ -13,8 +14,10 @@
 #include "monobody/files.hpp"
 #include "monobody/image_io.hpp"
 #include "monobody/lift.hpp"
+#include "monobody/pipeline.hpp"
 #include "monobody/render.hpp"
 #include "monobody/result.hpp"
+#include "progress.hpp"
 
 namespace monobody::cli {
 
@@ -64,47 +67,73 @@ void run_round_trip(const BodyModel& model, int trials, std::uint64_t seed, cons
   spdlog::info("fit time (s, one thread):                    {}", stats(r.seconds));
 }
 
+// The rate of a video result's frames from their times (30 when they carry none).
+double frames_per_second(const Result& result) {
+  const auto& f = result.frames;
+  const double span = f.size() < 2 ? 0.0 : f.back().time - f.front().time;
+  return span > 0 ? double(f.size() - 1) / span : 30.0;
+}
+
+// The picture of a result's frame: the photo, or that frame of the video, found beside the JSON (or given).
+Image frame_picture(const fs::path& given, const fs::path& json, const FrameResult& frame) {
+  fs::path path = given;
+  if (path.empty() && !frame.source.empty()) path = json.parent_path() / frame.source;
+  if (path.empty() || (given.empty() && !fs::exists(path))) return {};
+  if (!is_video_path(path)) return read_image(path);  // a missing or unreadable --image is an error
+  VideoReader video(path);
+  Image picture;
+  for (int i = 0; i <= std::max(0, frame.frame); ++i)
+    if (!video.read(picture)) return {};
+  return picture;
+}
+
 }  // namespace
 
-Command add_fit_command(CLI::App& app, const GlobalOptions&) {
+Command add_fit_command(CLI::App& app, const GlobalOptions& global) {
   struct Options {
     std::string input, image, mask, output, model;
     int round_trip = 0;
     std::uint64_t seed = 7;
     std::string lifter = "none", lifter_model;
+    bool no_feet = false;
   };
   auto opt = std::make_shared<Options>();
   CLI::App* sub = app.add_subcommand("fit", "Fit the body model to the people of a result (keypoints, 3D joints, silhouette)");
-  sub->add_option("input", opt->input, "Result JSON with keypoints2d (from monobody's detection)");
-  sub->add_option("--image", opt->image, "The photo, for the overlay and the image size (default: the frame's source beside the JSON)");
-  sub->add_option("--mask", opt->mask, "Silhouette of the person (image, non-zero = person) for a single-person result");
-  sub->add_option("-o,--output", opt->output, "Output folder: result.json, one OBJ per person, overlay.png");
+  sub->add_option("input", opt->input, "Result JSON with keypoints2d (from monobody detect or lift; a photo's or a video's)");
+  sub->add_option("--image", opt->image, "The photo or video, for the overlay and the image size (default: the frame's source beside the JSON)");
+  sub->add_option("--mask", opt->mask, "Silhouette of the person (image, non-zero = person) for a photo's single-person result");
+  sub->add_option("-o,--output", opt->output, "Output folder: result.json, overlay.png, and for a photo one OBJ per person");
   sub->add_option("--model", opt->model, "Body model (.bin, or an SMPL-format .npz); default models/body/monobody_body_v1.bin");
+  sub->add_flag("--no-feet", opt->no_feet, "Video: do not pin feet in ground contact");
   sub->add_option("--round-trip", opt->round_trip, "Instead: measure the fitter on N synthetic people")->check(CLI::Range(1, 10000));
   sub->add_option("--seed", opt->seed, "--round-trip: random seed of the synthetic people (default 7)");
   sub->add_option("--lifter", opt->lifter, "--round-trip: also lift the keypoints to 3D joints for the fit")
       ->check(CLI::IsMember({"none", "sparse", "mlp"}));
   sub->add_option("--lifter-model", opt->lifter_model, "--round-trip: the lifter's dictionary or network (default: its CMU model)");
-  return {sub, [opt] {
+  sub->footer(
+      "A video's result (several frames) is fitted frame after frame: each person (id) starts from their previous "
+      "frame's fit, their shape settles over their first 10 fits and is then held, and their feet are pinned "
+      "while they touch the ground. Then `monobody export OUT/result.json --bvh` writes the motion.");
+  return {sub, [opt, &global] {
             const fs::path model_path = opt->model.empty() ? default_body_model_path() : fs::path(opt->model);
             const BodyModel model = load_body_model(model_path);
             if (opt->round_trip > 0) return run_round_trip(model, opt->round_trip, opt->seed, opt->lifter, opt->lifter_model);
             if (opt->input.empty() || opt->output.empty()) throw Error("fit needs an input result JSON and -o OUTDIR");
-            if (is_image_path(opt->input))
-              throw Error("'" + opt->input + "' is an image: detect the people's keypoints first and pass the result JSON");
+            if (is_image_path(opt->input) || is_video_path(opt->input))
+              throw Error("'" + opt->input + "' is a picture: detect the people's keypoints first and pass the result JSON");
             Result result = read_result(opt->input);
             if (result.frames.empty()) throw Error("'" + opt->input + "' has no frames");
+            const bool video = result.frames.size() > 1;
+            if (video && !opt->mask.empty())
+              throw Error("--mask is one photo's silhouette, and '" + opt->input + "' has " +
+                          std::to_string(result.frames.size()) + " frames");
             ensure_writable_directory(opt->output);
-            FrameResult& frame = result.frames.front();
-            fs::path image_path = opt->image;
-            if (image_path.empty() && !frame.source.empty()) image_path = fs::path(opt->input).parent_path() / frame.source;
-            Image image;
-            if (!image_path.empty() && fs::exists(image_path)) image = read_image(image_path);
-            else if (!opt->image.empty()) image = read_image(opt->image);  // gives the missing-file error
-            const int width = image.empty() ? frame.image_width : image.width();
-            const int height = image.empty() ? frame.image_height : image.height();
+            const FrameResult& first = result.frames.front();
+            // A video's picture is read later, once it is known which frame shows the first fitted people.
+            Image image = video ? Image() : frame_picture(opt->image, opt->input, first);
+            const int width = image.empty() ? first.image_width : image.width();
+            const int height = image.empty() ? first.image_height : image.height();
             if (width <= 0 || height <= 0) throw Error("no image and no image_size in '" + opt->input + "': pass --image");
-            const PinholeCamera<double> camera = frame.camera ? *frame.camera : default_camera(width, height);
             std::vector<std::uint8_t> mask;
             if (!opt->mask.empty()) {
               const Image m = read_image(opt->mask);
@@ -113,42 +142,78 @@ Command add_fit_command(CLI::App& app, const GlobalOptions&) {
                 for (int x = 0; x < m.width(); ++x) mask.push_back(m.row(y)[3 * x] || m.row(y)[3 * x + 1] || m.row(y)[3 * x + 2] ? 255 : 0);
             }
             const BodyFitter fitter(model);
-            if (image.empty()) image = Image(width, height);
+            BodyTrackFitter tracks(fitter);
+            ProgressBar progress("fit", long(result.frames.size()), video && !global.quiet);
             int fitted = 0;
-            for (auto& person : frame.people) {
-              if (!person.keypoints2d) continue;
-              BodyFitInput input;
-              input.camera = camera;
-              input.keypoints = &*person.keypoints2d;
-              if (person.joints3d) input.joints3d = &*person.joints3d;
-              if (!mask.empty() && frame.people.size() == 1) {
-                input.mask = mask.data();
-                input.mask_width = width;
-                input.mask_height = height;
+            double seconds = 0;
+            for (std::size_t f = 0; f < result.frames.size(); ++f) {
+              FrameResult& frame = result.frames[f];
+              const PinholeCamera<double> camera =
+                  frame.camera ? *frame.camera
+                               : default_camera(frame.image_width > 0 ? frame.image_width : width,
+                                                frame.image_height > 0 ? frame.image_height : height);
+              for (auto& person : frame.people) {
+                if (!person.keypoints2d) continue;
+                BodyFitInput input;
+                input.camera = camera;
+                input.keypoints = &*person.keypoints2d;
+                if (person.joints3d) input.joints3d = &*person.joints3d;
+                if (!mask.empty() && frame.people.size() == 1) {
+                  input.mask = mask.data();
+                  input.mask_width = width;
+                  input.mask_height = height;
+                }
+                BodyFitReport report;
+                BodyPose pose;
+                try {
+                  pose = video ? tracks.fit(person.id, int(f), input, {}, &report) : fitter.fit(input, {}, &report);
+                } catch (const Error& e) {
+                  spdlog::warn("{}person {}: {}", video ? fmt::format("frame {} ", frame.frame) : "", person.id, e.what());
+                  continue;
+                }
+                person.body = BodyParameters{model.name, pose.shape, pose.pose, pose.global_orient, pose.translation};
+                person.extras["body_height_m"] = body_height(model, pose.shape);
+                person.extras["body_fit_keypoint_rms_px"] = report.keypoint_rms_px;
+                if (!video) {
+                  BodyPoser poser(model);
+                  poser.pose(pose);
+                  write_obj(fs::path(opt->output) / fmt::format("person{}.obj", person.id), poser.vertices(), model.faces);
+                  spdlog::info("person {}: height {:.2f} m at {:.1f} m, keypoints {:.1f} px rms ({} used), {:.2f} s", person.id,
+                               body_height(model, pose.shape), poser.joints()(2, 0), report.keypoint_rms_px,
+                               report.keypoints_used, report.seconds);
+                }
+                seconds += report.seconds;
+                ++fitted;
               }
-              BodyFitReport report;
-              BodyPose pose;
-              try {
-                pose = fitter.fit(input, {}, &report);
-              } catch (const Error& e) {
-                spdlog::warn("person {}: {}", person.id, e.what());
-                continue;
-              }
-              person.body = BodyParameters{model.name, pose.shape, pose.pose, pose.global_orient, pose.translation};
-              person.extras["body_height_m"] = body_height(model, pose.shape);
-              person.extras["body_fit_keypoint_rms_px"] = report.keypoint_rms_px;
-              BodyPoser poser(model);
-              poser.pose(pose);
-              write_obj(fs::path(opt->output) / fmt::format("person{}.obj", person.id), poser.vertices(), model.faces);
-              draw_mesh(image, poser.vertices(), model.faces, camera, {.color = person_color(person.id), .opacity = 0.7});
-              spdlog::info("person {}: height {:.2f} m at {:.1f} m, keypoints {:.1f} px rms ({} used), {:.2f} s", person.id,
-                           body_height(model, pose.shape), poser.joints()(2, 0), report.keypoint_rms_px,
-                           report.keypoints_used, report.seconds);
-              ++fitted;
+              progress.advance();
+            }
+            progress.finish();
+            if (video && !opt->no_feet) {
+              const int pinned = pin_feet(result, model, frames_per_second(result));
+              spdlog::debug("feet pinned in {} person-frames", pinned);
             }
             write_result(fs::path(opt->output) / "result.json", result);
+            // The overlay: the first frame with fitted people (a photo's only frame).
+            const auto shown = std::find_if(result.frames.begin(), result.frames.end(), [](const FrameResult& fr) {
+              return std::any_of(fr.people.begin(), fr.people.end(), [](const Person& p) { return p.body.has_value(); });
+            });
+            const FrameResult& overlay_frame = shown == result.frames.end() ? first : *shown;
+            if (video) image = frame_picture(opt->image, opt->input, overlay_frame);
+            if (image.empty()) image = Image(width, height);
+            const PinholeCamera<double> overlay_camera = overlay_frame.camera ? *overlay_frame.camera : default_camera(width, height);
+            BodyPoser poser(model);
+            for (const Person& person : overlay_frame.people)
+              if (person.body) {
+                poser.pose({person.body->shape, person.body->pose, person.body->global_orient, person.body->translation});
+                draw_mesh(image, poser.vertices(), model.faces, overlay_camera, {.color = person_color(person.id), .opacity = 0.7});
+              }
             write_image(fs::path(opt->output) / "overlay.png", image.view());
-            spdlog::info("fitted {} people -> {}", fitted, opt->output);
+            if (video)
+              spdlog::info("fitted {} people in {} frames ({:.0f} ms each) -> {}; the motion: monobody export {} --bvh",
+                           fitted, result.frames.size(), fitted ? 1000.0 * seconds / fitted : 0.0, opt->output,
+                           (fs::path(opt->output) / "result.json").string());
+            else
+              spdlog::info("fitted {} people -> {}", fitted, opt->output);
           }};
 }
 

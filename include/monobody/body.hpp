@@ -238,6 +238,32 @@ class BodyFitter {
   std::unique_ptr<Impl> impl_;
 };
 
+// Fits the people of a video frame after frame, each person a track (their id): a fit starts from the same
+// person's previous fit when that is at most `max_gap` frames old, with the temporal term (BodyFitInput::previous),
+// and a person's shape settles to the median of their first `shape_frames` fits and is then held (one shape per
+// person). Used by the pipeline's video and by `monobody fit` on a video's result. Different people may be fitted
+// on different threads; one person's frames must come in order.
+class BodyTrackFitter {
+ public:
+  explicit BodyTrackFitter(const BodyFitter& fitter, int shape_frames = 10, int max_gap = 2);
+  ~BodyTrackFitter();
+  BodyTrackFitter(const BodyTrackFitter&) = delete;
+  BodyTrackFitter& operator=(const BodyTrackFitter&) = delete;
+
+  // Fits person `id` in frame `frame` (increasing per person); `input`'s initial, previous and shape are set
+  // here from the track. Throws what BodyFitter::fit throws; the track is then left as it was.
+  BodyPose fit(int id, int frame, BodyFitInput input, const BodyFitOptions& options = {},
+               BodyFitReport* report = nullptr);
+  // The person's settled shape, if it has settled.
+  std::optional<Eigen::VectorXd> settled_shape(int id) const;
+  // Forgets every track (a new video).
+  void reset();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // Joint rotations (3J axis-angle; entries 0..2 hold the global orientation) reproducing the bone directions
 // of a CMU clip in the expmap_li2018 layout ((T, 38, 3) joint positions, metres, y up), every `step`-th frame.
 // Rotations are the smallest that align each bone (twist about a bone is inherited from its parent).

@@ -18,25 +18,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
-// The per-person state a video keeps between frames.
-struct Track {
-  int last_frame = -1;
-  std::optional<BodyPose> body;            // the previous frame's fit
-  std::vector<Eigen::VectorXd> shapes;     // fitted shapes until the shape settles
-  std::optional<Eigen::VectorXd> shape;    // the settled shape
-};
-
-Eigen::VectorXd median_columns(const std::vector<Eigen::VectorXd>& shapes) {
-  Eigen::VectorXd m(shapes.front().size());
-  std::vector<double> v(shapes.size());
-  for (Eigen::Index k = 0; k < m.size(); ++k) {
-    for (std::size_t i = 0; i < shapes.size(); ++i) v[i] = shapes[i][k];
-    std::nth_element(v.begin(), v.begin() + std::ptrdiff_t(v.size() / 2), v.end());
-    m[k] = v[v.size() / 2];
-  }
-  return m;
-}
-
 void warn(Person& person, const std::string& message) {
   if (!person.extras.contains("warnings")) person.extras["warnings"] = nlohmann::json::array();
   person.extras["warnings"].push_back(message);
@@ -50,7 +31,7 @@ struct Pipeline::Impl {
   std::unique_ptr<Lifter> lifter;
   std::optional<BodyModel> model;
   std::unique_ptr<BodyFitter> fitter;
-  std::map<int, Track> tracks;
+  std::unique_ptr<BodyTrackFitter> track_fitter;  // video: warm starts and one shape per person
   KeypointSmoother smoother;
   PipelineTimings timings;
 
@@ -76,6 +57,7 @@ struct Pipeline::Impl {
     if (options.fit_body) {
       model = load_body_model(options.body_model.empty() ? default_body_model_path() : options.body_model);
       fitter = std::make_unique<BodyFitter>(*model);
+      track_fitter = std::make_unique<BodyTrackFitter>(*fitter, options.shape_frames);
     }
   }
 
@@ -103,9 +85,9 @@ struct Pipeline::Impl {
     }
   }
 
-  // Fits the body; `track` (video) gives the warm start and the settled shape and learns from the fit.
+  // Fits the body; in a video (`video`) from the person's previous fit, with their settled shape.
   void fit(Person& person, const Pose& pose, const PinholeCamera<double>& camera, int width, int height,
-           Track* track, int frame) const {
+           bool video, int frame) const {
     BodyFitInput input;
     input.camera = camera;
     input.keypoints = &*person.keypoints2d;
@@ -118,24 +100,13 @@ struct Pipeline::Impl {
       input.mask_width = width;
       input.mask_height = height;
     }
-    if (track) {
-      if (track->body && track->last_frame >= frame - 2) input.initial = input.previous = &*track->body;
-      if (track->shape) input.shape = &*track->shape;
-    }
     try {
       BodyFitReport report;
-      const BodyPose body = fitter->fit(input, {}, &report);
+      const BodyPose body = video ? track_fitter->fit(person.id, frame, input, {}, &report) : fitter->fit(input, {}, &report);
       person.body = BodyParameters{model->name, body.shape, body.pose, body.global_orient, body.translation};
       person.extras["body_height_m"] = body_height(*model, body.shape);
       person.extras["body_fit"] = {{"keypoint_rms_px", report.keypoint_rms_px}, {"keypoints_used", report.keypoints_used}};
       if (input.mask) person.extras["body_fit"]["silhouette_iou"] = report.silhouette_iou;
-      if (track) {
-        track->body = body;
-        if (!track->shape) {
-          track->shapes.push_back(body.shape);
-          if (int(track->shapes.size()) >= options.shape_frames) track->shape = median_columns(track->shapes);
-        }
-      }
     } catch (const Error& e) {
       warn(person, std::string("body fit: ") + e.what());
     }
@@ -158,18 +129,12 @@ struct Pipeline::Impl {
     timings.people += int(poses.size());
 
     t0 = Clock::now();
-    std::vector<Track*> person_tracks;
     for (const Pose& pose : poses) {
       Person person = to_person(pose);
       person.extras.erase("roi");  // the detector's internals: in `monobody detect`'s output, not here
-      Track* track = nullptr;
-      if (video) {
-        track = &tracks[pose.id];
-        if (options.smooth) smoother.smooth(pose.id, *person.keypoints2d, time);
-      }
+      if (video && options.smooth) smoother.smooth(pose.id, *person.keypoints2d, time);
       lift(person, pose, camera);
       result.people.push_back(std::move(person));
-      person_tracks.push_back(track);
     }
     timings.lift += seconds_since(t0);
 
@@ -177,7 +142,7 @@ struct Pipeline::Impl {
       t0 = Clock::now();
       // People are independent: fit them on separate threads when there are threads to spare.
       const auto fit_one = [&](std::size_t i) {
-        fit(result.people[i], poses[i], camera, image.width, image.height, person_tracks[i], index);
+        fit(result.people[i], poses[i], camera, image.width, image.height, video, index);
       };
       if (options.threads > 1 && poses.size() > 1) {
         std::vector<std::future<void>> jobs;
@@ -189,8 +154,6 @@ struct Pipeline::Impl {
       }
       timings.fit += seconds_since(t0);
     }
-    for (std::size_t i = 0; i < poses.size(); ++i)
-      if (person_tracks[i]) person_tracks[i]->last_frame = index;
     return result;
   }
 };
@@ -210,7 +173,7 @@ FrameResult Pipeline::process_video_frame(const ImageView& frame, const std::str
 
 void Pipeline::reset() {
   impl_->detector.reset();
-  impl_->tracks.clear();
+  if (impl_->track_fitter) impl_->track_fitter->reset();
   impl_->smoother.reset();
 }
 
