@@ -23,14 +23,6 @@ constexpr int kMaxPictures = 120;
 constexpr int kVideoPictureWidth = 960;
 constexpr int kPhotoWidth = 1920;
 
-// The rate of the result's frames from their times (a video processed every n-th frame has 1/n of the video's
-// rate); photos and single frames get 30.
-double result_fps(const Result& result) {
-  const auto& f = result.frames;
-  const double span = f.size() < 2 ? 0.0 : f.back().time - f.front().time;
-  return span > 0 ? double(f.size() - 1) / span : 30.0;
-}
-
 // The background pictures: the photo, or every frame_step-th frame of the video, found in `dir`.
 void add_pictures(ViewerContent& content, const Result& result, const fs::path& dir) {
   const std::string& source = result.frames.front().source;
@@ -94,7 +86,7 @@ Command add_export_command(CLI::App& app, const GlobalOptions&) {
                 if (person.body && person.body->model != model.name)
                   throw Error("person " + std::to_string(person.id) + " was fitted with body model '" + person.body->model +
                               "', not '" + model.name + "': pass it with --model");
-            const double fps = opt->fps > 0 ? opt->fps : result_fps(result);
+            const double fps = opt->fps > 0 ? opt->fps : result_frame_rate(result);
             const fs::path out = opt->output;
             ensure_writable_directory(out);
 

@@ -67,24 +67,31 @@ void run_round_trip(const BodyModel& model, int trials, std::uint64_t seed, cons
   spdlog::info("fit time (s, one thread):                    {}", stats(r.seconds));
 }
 
-// The rate of a video result's frames from their times (30 when they carry none).
-double frames_per_second(const Result& result) {
-  const auto& f = result.frames;
-  const double span = f.size() < 2 ? 0.0 : f.back().time - f.front().time;
-  return span > 0 ? double(f.size() - 1) / span : 30.0;
-}
-
 // The picture of a result's frame: the photo, or that frame of the video, found beside the JSON (or given).
+// Empty when there is none beside the JSON (the overlay is then drawn on black).
 Image frame_picture(const fs::path& given, const fs::path& json, const FrameResult& frame) {
   fs::path path = given;
   if (path.empty() && !frame.source.empty()) path = json.parent_path() / frame.source;
-  if (path.empty() || (given.empty() && !fs::exists(path))) return {};
+  if (path.empty() || (given.empty() && !fs::exists(path))) {
+    spdlog::warn("no picture behind the overlay: '{}' not found (pass --image)", path.string());
+    return {};
+  }
   if (!is_video_path(path)) return read_image(path);  // a missing or unreadable --image is an error
   VideoReader video(path);
   Image picture;
   for (int i = 0; i <= std::max(0, frame.frame); ++i)
-    if (!video.read(picture)) return {};
+    if (!video.read(picture)) {
+      spdlog::warn("no picture behind the overlay: '{}' ends before frame {}", path.string(), frame.frame);
+      return {};
+    }
   return picture;
+}
+
+// The camera a frame was seen with: its own intrinsics, else the default for its recorded image size, else for
+// `width` x `height`.
+PinholeCamera<double> frame_camera(const FrameResult& frame, int width, int height) {
+  if (frame.camera) return *frame.camera;
+  return default_camera(frame.image_width > 0 ? frame.image_width : width, frame.image_height > 0 ? frame.image_height : height);
 }
 
 }  // namespace
@@ -110,17 +117,18 @@ Command add_fit_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--lifter", opt->lifter, "--round-trip: also lift the keypoints to 3D joints for the fit")
       ->check(CLI::IsMember({"none", "sparse", "mlp"}));
   sub->add_option("--lifter-model", opt->lifter_model, "--round-trip: the lifter's dictionary or network (default: its CMU model)");
-  sub->footer(
+  sub->footer(fmt::format(
       "A video's result (several frames) is fitted frame after frame: each person (id) starts from their previous "
-      "frame's fit, their shape settles over their first 10 fits and is then held, and their feet are pinned "
-      "while they touch the ground. Then `monobody export OUT/result.json --bvh` writes the motion.");
+      "frame's fit, their shape settles over their first {} fits and is then held, and their feet are pinned "
+      "while they touch the ground. Then `monobody export OUT/result.json --bvh` writes the motion.",
+      kBodyShapeSettleFits));
   return {sub, [opt, &global] {
             const fs::path model_path = opt->model.empty() ? default_body_model_path() : fs::path(opt->model);
             const BodyModel model = load_body_model(model_path);
             if (opt->round_trip > 0) return run_round_trip(model, opt->round_trip, opt->seed, opt->lifter, opt->lifter_model);
             if (opt->input.empty() || opt->output.empty()) throw Error("fit needs an input result JSON and -o OUTDIR");
             if (is_image_path(opt->input) || is_video_path(opt->input))
-              throw Error("'" + opt->input + "' is a picture: detect the people's keypoints first and pass the result JSON");
+              throw Error("'" + opt->input + "' is a photo or a video: detect the people's keypoints first and pass the result JSON");
             Result result = read_result(opt->input);
             if (result.frames.empty()) throw Error("'" + opt->input + "' has no frames");
             const bool video = result.frames.size() > 1;
@@ -128,9 +136,18 @@ Command add_fit_command(CLI::App& app, const GlobalOptions& global) {
               throw Error("--mask is one photo's silhouette, and '" + opt->input + "' has " +
                           std::to_string(result.frames.size()) + " frames");
             ensure_writable_directory(opt->output);
-            const FrameResult& first = result.frames.front();
-            // A video's picture is read later, once it is known which frame shows the first fitted people.
-            Image image = video ? Image() : frame_picture(opt->image, opt->input, first);
+            // A given picture that cannot be read fails now, not after the work.
+            if (video && !opt->image.empty() && is_video_path(opt->image)) VideoReader probe(opt->image);
+            FrameResult& first = result.frames.front();
+            // A video's picture is read at the end, once it is known which frame shows the first fitted people.
+            Image image = video && (opt->image.empty() || is_video_path(opt->image)) ? Image() : frame_picture(opt->image, opt->input, first);
+            if (!image.empty() && !video) {
+              if (first.image_width > 0 && (first.image_width != image.width() || first.image_height != image.height()))
+                spdlog::warn("the picture is {} x {} pixels, the result says {} x {}: fitting in the picture", image.width(),
+                             image.height(), first.image_width, first.image_height);
+              first.image_width = image.width();
+              first.image_height = image.height();
+            }
             const int width = image.empty() ? first.image_width : image.width();
             const int height = image.empty() ? first.image_height : image.height();
             if (width <= 0 || height <= 0) throw Error("no image and no image_size in '" + opt->input + "': pass --image");
@@ -141,6 +158,11 @@ Command add_fit_command(CLI::App& app, const GlobalOptions& global) {
               for (int y = 0; y < m.height(); ++y)
                 for (int x = 0; x < m.width(); ++x) mask.push_back(m.row(y)[3 * x] || m.row(y)[3 * x + 1] || m.row(y)[3 * x + 2] ? 255 : 0);
             }
+            // A person's frames are counted by the frames' own numbers when these increase (a video processed
+            // every n-th frame: a gap of more than 2 video frames means a cold start), else by position.
+            const bool numbered = std::adjacent_find(result.frames.begin(), result.frames.end(), [](const FrameResult& a, const FrameResult& b) {
+                                    return b.frame <= a.frame;
+                                  }) == result.frames.end();
             const BodyFitter fitter(model);
             BodyTrackFitter tracks(fitter);
             ProgressBar progress("fit", long(result.frames.size()), video && !global.quiet);
@@ -148,11 +170,13 @@ Command add_fit_command(CLI::App& app, const GlobalOptions& global) {
             double seconds = 0;
             for (std::size_t f = 0; f < result.frames.size(); ++f) {
               FrameResult& frame = result.frames[f];
-              const PinholeCamera<double> camera =
-                  frame.camera ? *frame.camera
-                               : default_camera(frame.image_width > 0 ? frame.image_width : width,
-                                                frame.image_height > 0 ? frame.image_height : height);
+              const int index = numbered ? frame.frame : int(f);
+              const PinholeCamera<double> camera = frame_camera(frame, width, height);
               for (auto& person : frame.people) {
+                // A fit that fails leaves no body: not the one the input may have carried from an earlier fit.
+                person.body.reset();
+                person.extras.erase("body_height_m");
+                person.extras.erase("body_fit_keypoint_rms_px");
                 if (!person.keypoints2d) continue;
                 BodyFitInput input;
                 input.camera = camera;
@@ -166,9 +190,9 @@ Command add_fit_command(CLI::App& app, const GlobalOptions& global) {
                 BodyFitReport report;
                 BodyPose pose;
                 try {
-                  pose = video ? tracks.fit(person.id, int(f), input, {}, &report) : fitter.fit(input, {}, &report);
+                  pose = video ? tracks.fit(person.id, index, input, {}, &report) : fitter.fit(input, {}, &report);
                 } catch (const Error& e) {
-                  spdlog::warn("{}person {}: {}", video ? fmt::format("frame {} ", frame.frame) : "", person.id, e.what());
+                  spdlog::warn("{}person {}: {}", video ? fmt::format("frame {} ", index) : "", person.id, e.what());
                   continue;
                 }
                 person.body = BodyParameters{model.name, pose.shape, pose.pose, pose.global_orient, pose.translation};
@@ -189,24 +213,25 @@ Command add_fit_command(CLI::App& app, const GlobalOptions& global) {
             }
             progress.finish();
             if (video && !opt->no_feet) {
-              const int pinned = pin_feet(result, model, frames_per_second(result));
+              const int pinned = pin_feet(result, model, video_frame_rate(result));
               spdlog::debug("feet pinned in {} person-frames", pinned);
             }
-            write_result(fs::path(opt->output) / "result.json", result);
-            // The overlay: the first frame with fitted people (a photo's only frame).
+            // The overlay: the first frame with fitted people (a photo's only frame), drawn before anything is
+            // written, so that a picture that cannot be read leaves no half of the output.
             const auto shown = std::find_if(result.frames.begin(), result.frames.end(), [](const FrameResult& fr) {
               return std::any_of(fr.people.begin(), fr.people.end(), [](const Person& p) { return p.body.has_value(); });
             });
             const FrameResult& overlay_frame = shown == result.frames.end() ? first : *shown;
             if (video) image = frame_picture(opt->image, opt->input, overlay_frame);
             if (image.empty()) image = Image(width, height);
-            const PinholeCamera<double> overlay_camera = overlay_frame.camera ? *overlay_frame.camera : default_camera(width, height);
+            const PinholeCamera<double> overlay_camera = frame_camera(overlay_frame, image.width(), image.height());
             BodyPoser poser(model);
             for (const Person& person : overlay_frame.people)
               if (person.body) {
                 poser.pose({person.body->shape, person.body->pose, person.body->global_orient, person.body->translation});
                 draw_mesh(image, poser.vertices(), model.faces, overlay_camera, {.color = person_color(person.id), .opacity = 0.7});
               }
+            write_result(fs::path(opt->output) / "result.json", result);
             write_image(fs::path(opt->output) / "overlay.png", image.view());
             if (video)
               spdlog::info("fitted {} people in {} frames ({:.0f} ms each) -> {}; the motion: monobody export {} --bvh",

@@ -242,16 +242,18 @@ class BodyFitter {
 // person's previous fit when that is at most `max_gap` frames old, with the temporal term (BodyFitInput::previous),
 // and a person's shape settles to the median of their first `shape_frames` fits and is then held (one shape per
 // person). Used by the pipeline's video and by `monobody fit` on a video's result. Different people may be fitted
-// on different threads; one person's frames must come in order.
+// on different threads at once; one person's frames must come in order, and reset() must not overlap a fit.
+inline constexpr int kBodyShapeSettleFits = 10;
 class BodyTrackFitter {
  public:
-  explicit BodyTrackFitter(const BodyFitter& fitter, int shape_frames = 10, int max_gap = 2);
+  explicit BodyTrackFitter(const BodyFitter& fitter, int shape_frames = kBodyShapeSettleFits, int max_gap = 2);
   ~BodyTrackFitter();
   BodyTrackFitter(const BodyTrackFitter&) = delete;
   BodyTrackFitter& operator=(const BodyTrackFitter&) = delete;
 
   // Fits person `id` in frame `frame` (increasing per person); `input`'s initial, previous and shape are set
-  // here from the track. Throws what BodyFitter::fit throws; the track is then left as it was.
+  // here from the track. Throws monobody::Error for a frame not after the person's last (or the same person
+  // being fitted at once on another thread), and what BodyFitter::fit throws; the track is then left as it was.
   BodyPose fit(int id, int frame, BodyFitInput input, const BodyFitOptions& options = {},
                BodyFitReport* report = nullptr);
   // The person's settled shape, if it has settled.

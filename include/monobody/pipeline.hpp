@@ -5,8 +5,8 @@
 //   for (each frame) results.push_back(pipeline.process_video_frame(frame.view(), index, seconds, camera));
 //
 // Each stage stays usable alone (PoseDetector, the lifters, BodyFitter); this file only wires them, and adds
-// what video needs between them: keypoint smoothing per tracked person, warm-started body fits and one body
-// shape per person.
+// what video needs between them: keypoint smoothing per tracked person, and warm-started body fits with one body
+// shape per person (BodyTrackFitter).
 #pragma once
 
 #include <Eigen/Core>
@@ -43,7 +43,7 @@ struct PipelineOptions {
   // Video.
   bool smooth = true;
   OneEuroOptions smoothing;                       // on the keypoints, in pixels
-  int shape_frames = 10;                          // a person's shape settles over this many fitted frames
+  int shape_frames = kBodyShapeSettleFits;        // a person's shape settles over this many fitted frames
   double min_visibility = 0.5;                    // keypoints below it do not count for lifting and fitting
 };
 
@@ -93,7 +93,9 @@ PinholeCamera<double> read_camera_json(const std::filesystem::path& path);
 
 // Keeps the feet of each tracked body still while they touch the ground: a foot that moves slower than
 // `speed_mps` (and is the lower foot) is a contact; during a contact the body's translation is corrected so the
-// foot stays where the contact began, blended in and out over a few frames. Returns the number of corrected frames.
+// foot stays where the contact began, blended in and out over a few frames; 3D joints placed in the camera move
+// with it (not root-relative ones, extras.lift.root_relative). `fps`: the video's own rate (video_frame_rate),
+// frames being consecutive when their numbers are. Returns the number of corrected frames.
 int pin_feet(Result& result, const BodyModel& model, double fps, double speed_mps = 0.25);
 
 }  // namespace monobody

@@ -70,6 +70,13 @@ nlohmann::json to_json(const Result& result);
 // monobody::Error with the JSON path of the first problem, e.g. "frames[0].people[1].keypoints2d: ...".
 Result result_from_json(const nlohmann::json& json);
 
+// Frames per second of a result's frames, from the first and last frame's times: a video processed every n-th
+// frame has 1/n of the video's rate (one BVH or glTF frame per result frame). 30 without a span of time.
+double result_frame_rate(const Result& result);
+// The video's own frame rate, from the frame numbers and times (what a per-video-frame quantity such as a speed
+// needs). 30 without a span of time or of frame numbers.
+double video_frame_rate(const Result& result);
+
 Result read_result(const std::filesystem::path& path);
 void write_result(const std::filesystem::path& path, const Result& result);  // atomic
 

@@ -302,13 +302,26 @@ TEST(BodyTrackFit, EachPersonFollowsTheirWalkWithTheirOwnShape) {
   // size trades against distance, but his proportions show; measured 1.80 m against 1.71 m, truly 2.25 and 1.74).
   EXPECT_GT(body_height(model, *tracks.settled_shape(8)), body_height(model, *tracks.settled_shape(3)) + 0.04);
 
-  // A person's frames must come in order: a clear error, and the track is left as it was.
+  // A person's frames must come in order: a clear error ...
   Keypoints2D kp = exact_keypoints(fitter, truth_poser, camera);
   BodyFitInput input;
   input.camera = camera;
   input.keypoints = &kp;
   EXPECT_THROW(tracks.fit(3, kFrames - 1, input), Error);
+  EXPECT_THROW(tracks.fit(3, kFrames - 3, input), Error);
   EXPECT_FALSE(tracks.settled_shape(42).has_value());
+  // ... and the track is left as it was: its next frame, 2 frames after its last, is fitted from its last fit
+  // (warm start and temporal term) with its settled shape, exactly as the fitter does given them ...
+  const std::optional<Eigen::VectorXd> shape3 = tracks.settled_shape(3);
+  const BodyPose last = fits[3].back();
+  BodyFitInput warm = input;
+  warm.initial = warm.previous = &last;
+  warm.shape = &*shape3;
+  EXPECT_EQ(tracks.fit(3, kFrames + 1, input).pose, fitter.fit(warm).pose);
+  // ... and after a gap of more than 2 frames, from scratch (with the shape).
+  BodyFitInput cold = input;
+  cold.shape = &*shape3;
+  EXPECT_EQ(tracks.fit(3, kFrames + 5, input).pose, fitter.fit(cold).pose);
   tracks.reset();
   EXPECT_FALSE(tracks.settled_shape(3).has_value());
 }

@@ -16,6 +16,7 @@ struct Track {
   std::optional<BodyPose> body;           // that fit
   std::vector<Eigen::VectorXd> shapes;    // fitted shapes until the shape settles
   std::optional<Eigen::VectorXd> shape;   // the settled shape
+  bool busy = false;                      // being fitted
 };
 
 // The median of each coefficient: one stray fit (a person half out of view) does not move it.
@@ -36,7 +37,7 @@ struct BodyTrackFitter::Impl {
   Impl(const BodyFitter& f, int shapes, int gap) : fitter(f), shape_frames(shapes), max_gap(gap) {}
   const BodyFitter& fitter;
   int shape_frames, max_gap;
-  mutable std::mutex mutex;   // guards the map, not its entries: one person is fitted by one thread at a time
+  mutable std::mutex mutex;     // guards the map and its entries (a fit itself runs without it)
   std::map<int, Track> tracks;  // node-based: an entry stays put while others are added
 };
 
@@ -49,25 +50,41 @@ BodyTrackFitter::~BodyTrackFitter() = default;
 
 BodyPose BodyTrackFitter::fit(int id, int frame, BodyFitInput input, const BodyFitOptions& options,
                               BodyFitReport* report) {
+  // The track is claimed under the lock and read into locals, the fit runs without it, and its outcome is
+  // published under it again: a repeated id is a clear error, not a race.
+  std::optional<BodyPose> previous;
+  std::optional<Eigen::VectorXd> shape;
   Track* track;
   {
     const std::lock_guard lock(impl_->mutex);
     track = &impl_->tracks[id];
+    if (track->busy || frame <= track->last_frame)
+      throw Error("a person's frames must come in order, one fit each: frame " + std::to_string(frame) +
+                  (track->busy || frame == track->last_frame ? " again (two people with one id?)"
+                                                             : " after frame " + std::to_string(track->last_frame)));
+    track->busy = true;
+    if (track->body && frame - track->last_frame <= impl_->max_gap) previous = track->body;
+    shape = track->shape;
   }
-  if (frame <= track->last_frame)
-    throw Error("person " + std::to_string(id) + " was already fitted in frame " + std::to_string(track->last_frame) +
-                (frame == track->last_frame ? " (two people with one id?)" : ", after this frame " + std::to_string(frame)));
-  input.initial = input.previous = nullptr;
-  if (track->body && frame - track->last_frame <= impl_->max_gap) input.initial = input.previous = &*track->body;
-  input.shape = track->shape ? &*track->shape : nullptr;
-  BodyPose body = impl_->fitter.fit(input, options, report);
+  input.initial = input.previous = previous ? &*previous : nullptr;
+  input.shape = shape ? &*shape : nullptr;
+  std::optional<BodyPose> body;
+  try {
+    body = impl_->fitter.fit(input, options, report);
+  } catch (...) {
+    const std::lock_guard lock(impl_->mutex);
+    track->busy = false;
+    throw;
+  }
+  const std::lock_guard lock(impl_->mutex);
+  track->busy = false;
   track->last_frame = frame;
   track->body = body;
   if (!track->shape) {
-    track->shapes.push_back(body.shape);
+    track->shapes.push_back(body->shape);
     if (int(track->shapes.size()) >= impl_->shape_frames) track->shape = median_columns(track->shapes);
   }
-  return body;
+  return *body;
 }
 
 std::optional<Eigen::VectorXd> BodyTrackFitter::settled_shape(int id) const {

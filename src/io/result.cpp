@@ -234,4 +234,17 @@ void write_result(const std::filesystem::path& path, const Result& result) {
   write_file_atomic(path, to_json(result).dump(1) + "\n");
 }
 
+double result_frame_rate(const Result& result) {
+  const auto& f = result.frames;
+  const double span = f.size() < 2 ? 0.0 : f.back().time - f.front().time;
+  return span > 0 ? double(f.size() - 1) / span : 30.0;
+}
+
+double video_frame_rate(const Result& result) {
+  const auto& f = result.frames;
+  const double span = f.size() < 2 ? 0.0 : f.back().time - f.front().time;
+  const int frames = f.size() < 2 ? 0 : f.back().frame - f.front().frame;
+  return span > 0 && frames > 0 ? double(frames) / span : 30.0;
+}
+
 }  // namespace monobody

@@ -81,7 +81,9 @@ int pin_feet(Result& result, const BodyModel& model, double fps, double speed_mp
       if (offset.isZero(0.0)) continue;
       Person& person = *s.person;
       person.body->translation += offset;
-      if (person.joints3d) person.joints3d->xyz.colwise() += offset;
+      // 3D joints placed in the camera move with the body; root-relative ones (`monobody lift`'s) have no place.
+      const bool root_relative = person.extras.contains("lift") && person.extras["lift"].value("root_relative", false);
+      if (person.joints3d && !root_relative) person.joints3d->xyz.colwise() += offset;
       ++corrected;
     }
   }

@@ -57,7 +57,7 @@ struct Pipeline::Impl {
     if (options.fit_body) {
       model = load_body_model(options.body_model.empty() ? default_body_model_path() : options.body_model);
       fitter = std::make_unique<BodyFitter>(*model);
-      track_fitter = std::make_unique<BodyTrackFitter>(*fitter, options.shape_frames);
+      track_fitter = std::make_unique<BodyTrackFitter>(*fitter, std::max(1, options.shape_frames));
     }
   }
 
