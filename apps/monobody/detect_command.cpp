@@ -68,9 +68,12 @@ Result new_result() {
 }
 
 // One photo; returns the number of people found.
-int detect_photo(PoseDetector& detector, const fs::path& path, const fs::path& out, const DetectOptions& opt) {
+// `alone`: a photo given by itself, where nobody in it is an error (and nothing is written, so an earlier result
+// stays); in a folder, an empty result says that the photo has nobody.
+int detect_photo(PoseDetector& detector, const fs::path& path, const fs::path& out, const DetectOptions& opt, bool alone) {
   const Image image = read_image(path);
   const std::vector<Pose> poses = detector.detect(image.view());
+  if (poses.empty() && alone) throw Error("no person found in '" + path.string() + "'");
   Result result = new_result();
   result.frames.push_back(frame_result(path.filename().string(), 0, 0.0, image.view(), poses));
   const std::string stem = path.stem().string();
@@ -166,8 +169,7 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
 
             if (is_video_path(input)) return detect_video(detector, input, out, *opt, global);
             if (!is_dir) {
-              const int people = detect_photo(detector, input, out, *opt);
-              if (people == 0) throw Error("no person found in '" + input.string() + "'");
+              const int people = detect_photo(detector, input, out, *opt, true);
               spdlog::info("{}: {} people -> {}", input.filename().string(), people, out.string());
               return;
             }
@@ -180,7 +182,7 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
             int people = 0, empty = 0, failed = 0;
             for (const fs::path& photo : photos) {
               try {
-                const int n = detect_photo(detector, photo, out, *opt);
+                const int n = detect_photo(detector, photo, out, *opt, false);
                 people += n;
                 empty += n == 0;
               } catch (const Error& e) {
@@ -193,6 +195,10 @@ Command add_detect_command(CLI::App& app, const GlobalOptions& global) {
             if (failed == int(photos.size())) throw Error("no image in '" + input.string() + "' could be read");
             spdlog::info("{} images: {} people, {} images without anyone, {} unreadable -> {}", photos.size(), people,
                          empty, failed, out.string());
+            // As `run` does: the readable ones are written, and the exit code says that some were not.
+            if (failed > 0)
+              throw Error(std::to_string(failed) + " of " + std::to_string(photos.size()) + " images in '" + input.string() +
+                          "' could not be read (see the warnings)");
           }};
 }
 

@@ -48,6 +48,9 @@ Command add_eval_pck_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("-o,--output", opt->output, "Also write the scores as JSON");
   sub->add_option("--results", opt->results, "Also write the scored people as a result JSON (one frame per image)");
   return {sub, [opt, &global] {
+            // The output folders are checked before the work, not after it.
+            if (!opt->output.empty()) ensure_output_folder(opt->output);
+            if (!opt->results.empty()) ensure_output_folder(opt->results);
             auto labels = read_pose_labels(opt->labels);
             if (opt->limit > 0 && int(labels.size()) > opt->limit) labels.resize(std::size_t(opt->limit));
             if (labels.empty()) throw Error("'" + opt->labels + "' has no labelled images");

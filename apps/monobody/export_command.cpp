@@ -87,18 +87,17 @@ Command add_export_command(CLI::App& app, const GlobalOptions&) {
                   throw Error("person " + std::to_string(person.id) + " was fitted with body model '" + person.body->model +
                               "', not '" + model.name + "': pass it with --model");
             const double fps = opt->fps > 0 ? opt->fps : result_frame_rate(result);
+            if (!(fps >= 0.01 && fps <= 10000))
+              throw Error(fmt::format("a frame rate of {:g} fps is not a video's (from the frames' times): pass --fps", fps));
             const fs::path out = opt->output;
             ensure_writable_directory(out);
 
-            if (opt->bvh)
-              for (const BodyTrack& track : tracks) write_bvh(out / fmt::format("person{}.bvh", track.id), model, track, fps);
+            // Everything is prepared before the first file is written: an error leaves the folder as it was.
             std::vector<std::uint8_t> glb;
             if (opt->glb || opt->html) glb = glb_bytes(model, tracks, fps);
-            if (opt->glb) write_file_atomic(out / "scene.glb", std::string_view(reinterpret_cast<const char*>(glb.data()), glb.size()));
+            ViewerContent content;
             if (opt->html) {
-              ViewerContent content;
               content.title = "monobody: " + fs::path(opt->input).filename().string();
-              content.glb = std::move(glb);
               content.fps = fps;
               const FrameResult& first = result.frames.front();
               content.image_width = first.image_width;
@@ -107,6 +106,12 @@ Command add_export_command(CLI::App& app, const GlobalOptions&) {
               if (content.image_width <= 0 || content.image_height <= 0)
                 throw Error("'" + opt->input + "' has no image_size and its picture was not found: cannot place the viewer's camera");
               content.camera = first.camera ? *first.camera : default_camera(content.image_width, content.image_height);
+            }
+            if (opt->bvh)
+              for (const BodyTrack& track : tracks) write_bvh(out / fmt::format("person{}.bvh", track.id), model, track, fps);
+            if (opt->glb) write_file_atomic(out / "scene.glb", std::string_view(reinterpret_cast<const char*>(glb.data()), glb.size()));
+            if (opt->html) {
+              content.glb = std::move(glb);
               write_viewer_html(out / "viewer.html", content);
             }
             int frames = 0;

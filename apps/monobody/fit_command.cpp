@@ -216,6 +216,7 @@ Command add_fit_command(CLI::App& app, const GlobalOptions& global) {
               const int pinned = pin_feet(result, model, video_frame_rate(result));
               spdlog::debug("feet pinned in {} person-frames", pinned);
             }
+            if (fitted == 0) throw Error("no person in '" + opt->input + "' could be fitted (see the warnings)");
             // The overlay: the first frame with fitted people (a photo's only frame), drawn before anything is
             // written, so that a picture that cannot be read leaves no half of the output.
             const auto shown = std::find_if(result.frames.begin(), result.frames.end(), [](const FrameResult& fr) {
@@ -223,16 +224,23 @@ Command add_fit_command(CLI::App& app, const GlobalOptions& global) {
             });
             const FrameResult& overlay_frame = shown == result.frames.end() ? first : *shown;
             if (video) image = frame_picture(opt->image, opt->input, overlay_frame);
-            if (image.empty()) image = Image(width, height);
-            const PinholeCamera<double> overlay_camera = frame_camera(overlay_frame, image.width(), image.height());
-            BodyPoser poser(model);
-            for (const Person& person : overlay_frame.people)
-              if (person.body) {
-                poser.pose({person.body->shape, person.body->pose, person.body->global_orient, person.body->translation});
-                draw_mesh(image, poser.vertices(), model.faces, overlay_camera, {.color = person_color(person.id), .opacity = 0.7});
-              }
+            // Without the picture the overlay is drawn on black, unless that would be a picture too large to hold.
+            constexpr long kMaxBlankPixels = 100'000'000;
+            const bool overlay = !image.empty() || long(width) * long(height) <= kMaxBlankPixels;
+            if (overlay) {
+              if (image.empty()) image = Image(width, height);
+              const PinholeCamera<double> overlay_camera = frame_camera(overlay_frame, image.width(), image.height());
+              BodyPoser poser(model);
+              for (const Person& person : overlay_frame.people)
+                if (person.body) {
+                  poser.pose({person.body->shape, person.body->pose, person.body->global_orient, person.body->translation});
+                  draw_mesh(image, poser.vertices(), model.faces, overlay_camera, {.color = person_color(person.id), .opacity = 0.7});
+                }
+            } else {
+              spdlog::warn("no overlay.png: no picture, and a blank one of {} x {} pixels is too large", width, height);
+            }
             write_result(fs::path(opt->output) / "result.json", result);
-            write_image(fs::path(opt->output) / "overlay.png", image.view());
+            if (overlay) write_image(fs::path(opt->output) / "overlay.png", image.view());
             if (video)
               spdlog::info("fitted {} people in {} frames ({:.0f} ms each) -> {}; the motion: monobody export {} --bvh",
                            fitted, result.frames.size(), fitted ? 1000.0 * seconds / fitted : 0.0, opt->output,

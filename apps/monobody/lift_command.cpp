@@ -51,6 +51,11 @@ std::vector<Keypoints2D> read_npy_keypoints(const std::string& path, const std::
       const std::size_t base = std::size_t((n * shape[1] + j) * shape[2]);
       kp.xy.col(j) << a.data[base], a.data[base + 1];
       kp.confidence[j] = shape[2] == 3 ? a.data[base + 2] : 1.0;
+      const auto where = [&] { return "'" + path + "', pose " + std::to_string(n) + ", joint " + std::to_string(j) + ": "; };
+      if (!kp.xy.col(j).allFinite() || !std::isfinite(kp.confidence[j]))
+        throw Error(where() + "not a number (a joint that was not seen is given with confidence 0)");
+      if (kp.xy.col(j).cwiseAbs().maxCoeff() > 1e7) throw Error(where() + "a coordinate beyond 1e7 pixels");
+      if (kp.confidence[j] < 0 || kp.confidence[j] > 1) throw Error(where() + "the confidence must be in [0, 1]");
     }
     out.push_back(std::move(kp));
   }

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 #include <exception>
 #include <filesystem>
 #include <iostream>
@@ -79,6 +80,14 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const monobody::Error& e) {
     std::cerr << "monobody: error: " << e.what() << "\n";
+    return 1;
+  } catch (const nlohmann::json::exception& e) {
+    // A JSON file that parsed but holds a value of the wrong type where a reader did not check (e.g. a number
+    // where a name belongs). e.what() is "[json.exception.type_error.302] type must be string, but is number".
+    const std::string what = e.what();
+    const auto pos = what.find("] ");
+    std::cerr << "monobody: error: a JSON input holds a value of the wrong kind: "
+              << (pos == std::string::npos ? what : what.substr(pos + 2)) << "\n";
     return 1;
   } catch (const std::bad_alloc&) {
     std::cerr << "monobody: error: out of memory\n";

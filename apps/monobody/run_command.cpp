@@ -160,7 +160,7 @@ Command add_run_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--lifter", opt->lifter, "2D-to-3D lifter: mlp+ordinal (uses the CNN's depth), mlp or sparse")
       ->check(CLI::IsMember({"mlp+ordinal", "mlp", "sparse"}));
   sub->add_option("--lifter-model", opt->lifter_model, "The lifter's model file (a .mlp network, a network ensemble .json, or a pose dictionary .json)");
-  sub->add_option("--relations", opt->relations, "Ordinal depth relations to impose, e.g. 'Z(left knee) > Z(right knee)'");
+  sub->add_option("--relations", opt->relations, "A file of ordinal depth relations to impose, one per line, e.g. Z(left knee) > Z(right knee)");
   sub->add_option("--body-model", opt->body_model, "Body model (.bin or SMPL-format .npz)");
   sub->add_flag("--no-body", opt->no_body, "Skip the body fit (keypoints and 3D joints only; much faster)");
   sub->add_flag("--no-silhouette", opt->no_silhouette, "Fit the body without the segmentation mask");

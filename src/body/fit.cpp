@@ -7,6 +7,7 @@
 #include <ceres/cubic_interpolation.h>
 #include <ceres/normal_prior.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <map>
@@ -251,10 +252,19 @@ struct BodyFitter::Impl {
     }
   }
 
+  // The model's point for a keypoint: monobody's rig point it maps to, if the model has it; else the model's
+  // joint of the keypoint's own name (an SMPL-format model's "left_shoulder", "left_knee", ...); else none. The
+  // mapping comes first because monobody's CMU-style rig reuses a keypoint name for another place (its
+  // "left_shoulder" is the collarbone's joint).
   std::optional<std::string> model_point(std::string_view keypoint) const {
-    auto it = kKeypointToModel.find(keypoint);
-    if (it == kKeypointToModel.end()) return std::nullopt;
-    return it->second;
+    const auto has = [&](std::string_view name) {
+      return std::find(model.joint_names.begin(), model.joint_names.end(), name) != model.joint_names.end() ||
+             std::any_of(model.landmarks.begin(), model.landmarks.end(), [&](const BodyLandmark& l) { return l.name == name; });
+    };
+    if (auto it = kKeypointToModel.find(keypoint); it != kKeypointToModel.end() && has(it->second)) return it->second;
+    if (std::find(model.joint_names.begin(), model.joint_names.end(), keypoint) != model.joint_names.end())
+      return std::string(keypoint);
+    return std::nullopt;
   }
 
   void add_point(SkinnedPoints& points, const std::string& name) const {

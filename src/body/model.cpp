@@ -59,7 +59,7 @@ void BodyModel::validate() const {
   const long V = num_vertices(), J = num_joints();
   auto fail = [&](const std::string& why) { throw Error("inconsistent body model: " + why); };
   if (V < 3 || J < 1) fail("no vertices or no joints");
-  if (!template_vertices.allFinite() || !shape_dirs.allFinite()) fail("non-finite vertex data");
+  if (!template_vertices.allFinite() || !shape_dirs.allFinite() || !pose_dirs.allFinite()) fail("non-finite vertex data");
   if (shape_dirs.rows() != 3 * V) fail("shape directions do not match the vertex count");
   if (pose_dirs.size() && (pose_dirs.rows() != 3 * V || pose_dirs.cols() != 9 * (J - 1)))
     fail("pose correctives do not match the vertex and joint counts");
@@ -69,6 +69,8 @@ void BodyModel::validate() const {
     if ((j == 0) != (parents[std::size_t(j)] < 0) || parents[std::size_t(j)] >= j)
       fail("joint " + std::to_string(j) + " has an invalid parent (the root must be first, parents before children)");
   if (joint_regressor.rows() != J || joint_regressor.cols() != V) fail("joint regressor has the wrong size");
+  for (Eigen::Index k = 0; k < joint_regressor.nonZeros(); ++k)
+    if (!std::isfinite(joint_regressor.valuePtr()[k])) fail("non-finite joint regressor");
   if (long(skin_offset.size()) != V + 1 || skin_offset.front() != 0 ||
       skin_offset.back() != int(skin_joint.size()) || skin_weight.size() != skin_joint.size())
     fail("skinning weight lists disagree");

@@ -196,6 +196,46 @@ struct SyntheticSmpl {
   }
 };
 
+// An SMPL-format model names its joints as keypoints are named (left_shoulder, left_knee, ...), and has none of
+// monobody's landmarks (nose, heels): the fitter uses the joints it can find, and fits them.
+TEST(SmplNpz, TheFitterFindsItsJointsByTheirNames) {
+  const fs::path path = test::temp_dir("smpl_fit") / "model.npz";
+  SyntheticSmpl smpl;
+  smpl.write(path);
+  const BodyModel model = load_body_model(path);
+  const BodyFitter fitter(model);
+  EXPECT_TRUE(fitter.has_point("left_shoulder"));
+  EXPECT_TRUE(fitter.has_point("right_knee"));
+  EXPECT_FALSE(fitter.has_point("nose"));
+  // The synthetic model is a chain of 24 joints 0.1 m apart; stood 3 m in front of the camera, its keypoints
+  // (the 12 of BlazePose's 33 it has) are fitted back to within a pixel.
+  BodyPose truth = BodyPose::zero(model);
+  truth.global_orient << M_PI, 0, 0;  // y down, as the camera's
+  truth.translation << 0, 1.0, 3.0;
+  BodyPoser poser(model);
+  poser.pose(truth);
+  PinholeCamera<double> camera;
+  camera.fx = camera.fy = 1000;
+  camera.cx = camera.cy = 500;
+  const Eigen::Matrix3Xd points = fitter.keypoints(poser, JointSet::BlazePose33);
+  Keypoints2D keypoints = Keypoints2D::zeros(JointSet::BlazePose33);
+  int seen = 0;
+  for (int i = 0; i < keypoints.size(); ++i)
+    if (points.col(i).allFinite()) {
+      keypoints.xy.col(i) = camera.project(Eigen::Vector3d(points.col(i)));
+      keypoints.confidence[i] = 1.0;
+      ++seen;
+    }
+  EXPECT_EQ(seen, 12);
+  BodyFitInput input;
+  input.camera = camera;
+  input.keypoints = &keypoints;
+  BodyFitReport report;
+  fitter.fit(input, {}, &report);
+  EXPECT_EQ(report.keypoints_used, 12);
+  EXPECT_LT(report.keypoint_rms_px, 1.0);
+}
+
 TEST(SmplNpz, LoadsAndPosesASyntheticModel) {
   const fs::path path = test::temp_dir("smpl") / "model.npz";
   SyntheticSmpl smpl;

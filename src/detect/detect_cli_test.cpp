@@ -55,10 +55,15 @@ TEST(DetectCli, NobodyInASinglePhotoIsAnError) {
   Image grey(200, 150);
   std::fill(grey.data(), grey.data() + 200 * 150 * 3, std::uint8_t(90));
   write_image(dir / "wall.png", grey.view());
+  // An earlier result of the same name (say, of another picture called wall.png) is left as it was.
+  fs::create_directories(dir / "out");
+  write_file_atomic(dir / "out" / "wall.json", "earlier");
   const CliRun run = run_cli("detect '" + (dir / "wall.png").string() + "' -o '" + (dir / "out").string() + "'");
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_NE(run.err.find("no person found"), std::string::npos) << run.err;
   EXPECT_EQ(std::count(run.err.begin(), run.err.end(), '\n'), 1) << run.err;
+  EXPECT_EQ(read_text_file(dir / "out" / "wall.json"), "earlier");
+  EXPECT_FALSE(fs::exists(dir / "out" / "wall.overlay.png"));
 }
 
 TEST(DetectCli, CorruptModelIsOneLine) {
@@ -83,7 +88,9 @@ TEST(DetectCli, VideoFramesAndFolders) {
   fs::copy_file(other, dir / "b.png");
   write_file_atomic(dir / "c.jpg", "not an image");
   const CliRun run = run_cli("-q detect '" + dir.string() + "' -o '" + (dir / "out").string() + "' --model lite");
-  EXPECT_EQ(run.exit_code, 0) << run.err;
+  // The readable photos are done, and the exit code says that one was not (as `run` does).
+  EXPECT_EQ(run.exit_code, 1) << run.err;
+  EXPECT_NE(run.err.find("1 of 3 images"), std::string::npos) << run.err;
   EXPECT_EQ(read_result(dir / "out" / "a.json").frames[0].people.size(), 1u);
   EXPECT_EQ(read_result(dir / "out" / "b.json").frames[0].people.size(), 2u);
   EXPECT_FALSE(fs::exists(dir / "out" / "c.json"));

@@ -154,6 +154,15 @@ TEST(ExportCli, FitThenExportAVideo) {
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_FALSE(fs::exists(dir / "bad" / "result.json"));
 
+  // Nobody that can be fitted (every keypoint unseen): an error, and nothing is written.
+  Result unseen = result;
+  for (FrameResult& frame : unseen.frames) frame.people[0].keypoints2d->confidence.setZero();
+  write_result(dir / "unseen.json", unseen);
+  const test::ProgramRun nobody = run_cli("fit " + test::quoted(dir / "unseen.json") + " -o " + test::quoted(dir / "bad"));
+  EXPECT_EQ(nobody.exit_code, 1);
+  EXPECT_NE(nobody.output.find("could be fitted"), std::string::npos) << nobody.output;
+  EXPECT_FALSE(fs::exists(dir / "bad" / "result.json"));
+
   // A silhouette belongs to one photo: refused for a video, and nothing is written.
   const test::ProgramRun masked = run_cli("fit " + test::quoted(dir / "video.json") + " --mask " +
                                           test::quoted(dir / "video.json") + " -o " + test::quoted(dir / "bad"));
@@ -194,7 +203,15 @@ TEST(ExportCli, FitThenExportAVideo) {
   const test::ProgramRun run = run_cli("export " + test::quoted(dir / "fit" / "result.json") + " -o " +
                                        test::quoted(dir / "out") + " --bvh");
   ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_NE(read_text_file(dir / "out" / "person5.bvh").find("Frames: 14\nFrame Time: 0.10000000\n"), std::string::npos);
+  const std::string bvh = read_text_file(dir / "out" / "person5.bvh");
+  EXPECT_NE(bvh.find("Frames: 14\nFrame Time: 0.10000000\n"), std::string::npos);
+
+  // An export that fails (a frame rate no video has) fails before it writes: the earlier files stay.
+  const test::ProgramRun fast = run_cli("export " + test::quoted(dir / "fit" / "result.json") + " -o " +
+                                        test::quoted(dir / "out") + " --bvh --fps 1e300");
+  EXPECT_EQ(fast.exit_code, 1);
+  EXPECT_NE(fast.output.find("not a video's"), std::string::npos) << fast.output;
+  EXPECT_EQ(read_text_file(dir / "out" / "person5.bvh"), bvh);
 }
 
 }  // namespace

@@ -94,7 +94,14 @@ std::string read_text_file(const fs::path& path) {
 nlohmann::json read_json_file(const fs::path& path) {
   const std::string text = read_text_file(path);
   try {
-    return nlohmann::json::parse(text);
+    // Nesting is limited: no file of ours nests deeper than a dozen levels, and a pathological depth would
+    // exhaust the stack of the recursive code that later walks or frees the document.
+    constexpr int kMaxDepth = 256;
+    return nlohmann::json::parse(text, [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > kMaxDepth)
+        throw Error("malformed JSON in " + quoted(path) + ": nested deeper than " + std::to_string(kMaxDepth) + " levels");
+      return true;
+    });
   } catch (const nlohmann::json::parse_error& e) {
     // e.what() is "[json.exception.parse_error.101] parse error at line 1, column 2: ..."; keep the useful part.
     std::string what = e.what();
@@ -113,17 +120,24 @@ void write_file_atomic(const fs::path& path, std::string_view content) {
   });
 }
 
-void write_file_atomic(const fs::path& path, const std::function<void(const fs::path& tmp)>& write) {
-  check_output_dir(path);
+void write_file_atomic(const fs::path& requested, const std::function<void(const fs::path& tmp)>& write) {
+  check_output_dir(requested);
+  std::error_code ec;
+  const fs::file_status status = fs::status(requested, ec);  // of what a link points to
+  // A device or a pipe (say -o /dev/null) is written in place: renaming over it would replace it with a file.
+  if (fs::exists(status) && !fs::is_regular_file(status)) {
+    write(requested);
+    return;
+  }
+  // A link to a file: the file it points to is replaced, and the link kept.
+  const fs::path path = fs::is_symlink(fs::symlink_status(requested, ec)) && fs::exists(status) ? fs::canonical(requested, ec) : requested;
   const fs::path tmp = temporary_sibling(path);
   try {
     write(tmp);
   } catch (...) {
-    std::error_code ec;
     fs::remove(tmp, ec);
     throw;
   }
-  std::error_code ec;
   if (!fs::exists(tmp, ec)) throw Error("cannot write " + quoted(path) + ": nothing was written");
   commit(tmp, path);
 }

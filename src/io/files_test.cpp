@@ -60,6 +60,17 @@ TEST(Files, MissingFileAndMalformedJsonGiveClearErrors) {
     EXPECT_NE(what.find("line 2"), std::string::npos) << what;
   }
   EXPECT_EQ(read_json_file(test::source_dir() / "models" / "models.json").is_object(), true);
+  // Pathological nesting is refused while parsing (300,000 levels crashed the recursive code that walks the
+  // document afterwards); 256 levels are allowed.
+  write_file_atomic(dir / "deep.json", std::string(300000, '[') + std::string(300000, ']'));
+  try {
+    read_json_file(dir / "deep.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("nested deeper than 256 levels"), std::string::npos) << e.what();
+  }
+  write_file_atomic(dir / "deep.json", std::string(256, '[') + std::string(256, ']'));
+  EXPECT_TRUE(read_json_file(dir / "deep.json").is_array());
 }
 
 TEST(Files, AtomicWriteNeverLeavesAHalfWrittenFile) {
@@ -75,6 +86,16 @@ TEST(Files, AtomicWriteNeverLeavesAHalfWrittenFile) {
                Error);
   EXPECT_EQ(slurp(out), "good");
   EXPECT_EQ(std::distance(fs::directory_iterator(dir), fs::directory_iterator()), 1);
+  // A link to a file: the file is replaced and the link kept. A device is written in place, not replaced by a
+  // file (monobody ... -o /dev/null, run as root, would otherwise replace /dev/null).
+  fs::create_symlink(out, dir / "link.json");
+  write_file_atomic(dir / "link.json", "through the link");
+  EXPECT_TRUE(fs::is_symlink(dir / "link.json"));
+  EXPECT_EQ(slurp(out), "through the link");
+  if (fs::exists("/dev/null")) {
+    write_file_atomic("/dev/null", "nothing");
+    EXPECT_TRUE(fs::is_character_file("/dev/null"));
+  }
   // A missing folder is reported with its name.
   try {
     write_file_atomic(dir / "missing" / "x.json", "data");

@@ -10,6 +10,10 @@ using nlohmann::json;
 
 namespace {
 
+// Bounds of plausible values: beyond them a number is corrupt, and the stages would only compute garbage from it.
+constexpr double kMaxCoordinate = 1e7;  // pixels or metres
+constexpr int kMaxImageSide = 100000;
+
 json matrix_points(const Eigen::MatrixXd& points, const Eigen::VectorXd& confidence) {
   json out = json::array();
   for (int j = 0; j < points.cols(); ++j) {
@@ -93,6 +97,8 @@ void read_points(const Reader& r, int dims, JointSet set, Eigen::MatrixXd& point
     points.col(j) = p.head(dims);
     confidence[j] = p[dims];
     if (confidence[j] < 0 || confidence[j] > 1) pts.at(j).fail("confidence must be in [0, 1]");
+    if (points.col(j).cwiseAbs().maxCoeff() > kMaxCoordinate)
+      pts.at(j).fail("a coordinate beyond 1e7 (pixels or metres) is not a place in a picture or a room");
   }
 }
 
@@ -127,8 +133,12 @@ Person read_person(const Reader& r) {
     body.shape = b.at("shape").vector();
     body.pose = b.at("pose").vector();
     if (body.pose.size() % 3 != 0) b.at("pose").fail("expected 3 numbers (axis-angle) per joint");
+    if (body.pose.size() > 0 && body.pose.cwiseAbs().maxCoeff() > 1e3) b.at("pose").fail("a rotation beyond 1000 radians");
+    if (body.shape.size() > 0 && body.shape.cwiseAbs().maxCoeff() > 1e3) b.at("shape").fail("a shape coefficient beyond 1000");
     body.global_orient = b.at("global_orient").vector(3);
     body.translation = b.at("translation").vector(3);
+    if (body.global_orient.cwiseAbs().maxCoeff() > 1e3) b.at("global_orient").fail("a rotation beyond 1000 radians");
+    if (body.translation.cwiseAbs().maxCoeff() > kMaxCoordinate) b.at("translation").fail("a place beyond 1e7 metres");
     p.body = std::move(body);
   }
   if (r.has("extras")) {
@@ -197,6 +207,8 @@ Result result_from_json(const json& j) {
     f.time = fr.has("time") ? fr.at("time").number() : 0.0;
     if (fr.has("image_size")) {
       const Eigen::VectorXd size = fr.at("image_size").vector(2);
+      if (size.minCoeff() < 0 || size.maxCoeff() > kMaxImageSide)
+        fr.at("image_size").fail("image sides must be within 0 to " + std::to_string(kMaxImageSide) + " pixels");
       f.image_width = int(size[0]);
       f.image_height = int(size[1]);
     }
@@ -207,7 +219,9 @@ Result result_from_json(const json& j) {
       cam.fy = c.at("fy").number();
       cam.cx = c.at("cx").number();
       cam.cy = c.at("cy").number();
-      if (cam.fx <= 0 || cam.fy <= 0) c.fail("focal lengths must be positive");
+      if (!(cam.fx >= 1 && cam.fy >= 1 && cam.fx <= kMaxCoordinate && cam.fy <= kMaxCoordinate))
+        c.fail("focal lengths must be within 1 to 1e7 pixels");
+      if (std::abs(cam.cx) > kMaxCoordinate || std::abs(cam.cy) > kMaxCoordinate) c.fail("a principal point beyond 1e7 pixels");
       if (c.has("distortion")) {
         const Eigen::VectorXd d = c.at("distortion").vector(5);
         cam.distortion = {d[0], d[1], d[2], d[3], d[4]};

@@ -112,6 +112,22 @@ TEST(Result, ValidationNamesTheFirstProblem) {
   EXPECT_NE(error_of(j).find("missing field 'id'"), std::string::npos) << error_of(j);
 
   EXPECT_NE(error_of(json::array()).find("expected a JSON object"), std::string::npos);
+
+  // Finite but implausible numbers are corrupt input too: the stages would compute garbage from them (a keypoint
+  // at 1e308 px made the body fit print pages of NaN matrices), and an image_size of 70000 x 70000 had the fit
+  // allocate a 15 GB picture.
+  j = good;
+  j["frames"][0]["people"][0]["keypoints2d"]["points"][3][1] = 1e308;
+  EXPECT_NE(error_of(j).find("points[3]: a coordinate beyond 1e7"), std::string::npos) << error_of(j);
+  j = good;
+  j["frames"][0]["image_size"] = {200000, 100};
+  EXPECT_NE(error_of(j).find("image_size: image sides must be within 0 to 100000 pixels"), std::string::npos) << error_of(j);
+  j = good;
+  j["frames"][0]["camera"]["fx"] = 1e-300;
+  EXPECT_NE(error_of(j).find("focal lengths must be within 1 to 1e7 pixels"), std::string::npos) << error_of(j);
+  j = good;
+  j["frames"][0]["people"][0]["body"]["pose"][4] = 1e300;
+  EXPECT_NE(error_of(j).find("body.pose: a rotation beyond 1000 radians"), std::string::npos) << error_of(j);
 }
 
 }  // namespace

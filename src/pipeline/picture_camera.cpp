@@ -111,7 +111,8 @@ PinholeCamera<double> read_camera_json(const std::filesystem::path& path) {
   } else {
     throw fail("expected {\"fx\", \"fy\", \"cx\", \"cy\"} or {\"K\": 3 x 3}");
   }
-  if (c.fx <= 0 || c.fy <= 0) throw fail("focal lengths must be positive");
+  if (!(c.fx >= 1 && c.fy >= 1 && c.fx <= 1e7 && c.fy <= 1e7)) throw fail("focal lengths must be within 1 to 1e7 pixels");
+  if (std::abs(c.cx) > 1e7 || std::abs(c.cy) > 1e7) throw fail("the principal point must be within 1e7 pixels");
   if (dist.size() > 5 && std::any_of(dist.begin() + 5, dist.end(), [](double v) { return v != 0; }))
     throw fail("only the distortion k1, k2, p1, p2, k3 is supported");
   if (!dist.empty() && dist.size() != 4 && dist.size() < 5) throw fail("distortion needs 4 or 5 numbers (k1, k2, p1, p2[, k3])");

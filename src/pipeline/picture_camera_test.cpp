@@ -84,7 +84,9 @@ TEST(PictureCamera, BadCameraFilesAreClearErrors) {
   const fs::path dir = test::temp_dir("badcam");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"({"fx": 1000, "cx": 320, "cy": 240})", "missing \"fy\""},
-      {R"({"fx": -1, "fy": 1, "cx": 320, "cy": 240})", "positive"},
+      {R"({"fx": -1, "fy": 1, "cx": 320, "cy": 240})", "within 1 to 1e7 pixels"},
+      {R"({"fx": 1e-300, "fy": 1e-300, "cx": 320, "cy": 240})", "within 1 to 1e7 pixels"},
+      {R"({"fx": 1000, "fy": 1000, "cx": 1e300, "cy": 240})", "principal point"},
       {R"({"K": [[1, 0], [0, 1]]})", "3 x 3"},
       {R"({"f": 3})", "expected"},
       {R"({"fx": "a", "fy": 1, "cx": 0, "cy": 0})", "fx must be a number"},
