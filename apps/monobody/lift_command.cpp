@@ -159,7 +159,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
   sub->add_option("--fps", opt->fps,
                   "Frames per second of the input (default: from the result's frame times; a .npy has none, and its "
                   "frames then get times from this)")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(0.01, 10000.0));
   sub->add_option("--joint-set", opt->joint_set, "Joint set of a .npy input (default: from its joint count)");
   sub->add_option("--correction", opt->correction,
                   "Correct the keypoints of a detector towards Human3.6M's joints before lifting (a train-correction "

@@ -70,7 +70,7 @@ void check_output_dir(const fs::path& path) {
   const fs::path dir = path.has_parent_path() ? path.parent_path() : fs::path(".");
   std::error_code ec;
   if (!fs::is_directory(dir, ec))
-    throw Error("cannot write " + quoted(path) + ": folder " + quoted(dir) + " does not exist");
+    throw Error("cannot write " + quoted(path) + ": " + quoted(dir) + (fs::exists(dir, ec) ? " is a file, not a folder" : " does not exist"));
   if (fs::is_directory(path, ec)) throw Error("cannot write " + quoted(path) + ": it is a directory");
 }
 

@@ -60,6 +60,7 @@ Header parse_header(const std::string& bytes, const std::string& path) {
 
   if (!std::regex_search(dict, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))"))) fail(path, "header has no 'shape'");
   const std::string dims = m[1];
+  if (dims.find_first_not_of("0123456789, \t") != std::string::npos) fail(path, "the shape must be non-negative whole numbers");
   const std::regex number(R"(\d+)");
   for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {
     const auto& s = it->str();

@@ -62,6 +62,16 @@ TEST(Npy, RejectsBadFiles) {
   fortran.replace(fortran.find("False"), 5, "True ");
   write_file_atomic(dir / "fortran.npy", fortran);
   EXPECT_THROW(read_npy<float>(dir / "fortran.npy"), Error);
+  // A negative dimension was read as its digits: (-10, 10) as (10, 10).
+  std::string negative = bytes;
+  negative.replace(negative.find("(10, 10)"), 8, "(-10,10)");
+  write_file_atomic(dir / "negative.npy", negative);
+  try {
+    read_npy<float>(dir / "negative.npy");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("non-negative whole numbers"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
