@@ -109,7 +109,10 @@ Command add_eval_command(CLI::App& app, const GlobalOptions& global) {
             eval.simulated_relations = opt->relations;
             eval.video = opt->video;
             // A network's keypoints are smoothed over time; the data is 10 Hz, so a second is 10 / stride frames.
-            if (opt->video && learned) eval.keypoint_smoothing_frames = opt->smoothing_s * kH36mFrameRateHz / opt->stride;
+            if (opt->video && learned) {
+              eval.keypoint_smoothing_frames = opt->smoothing_s * kH36mFrameRateHz / opt->stride;
+              eval.keypoint_outlier_scale = kMlpSequenceOutlierScale;
+            }
             if (opt->lifter == "mlp+ordinal") eval.simulated_depth_noise = opt->depth_noise;
             std::optional<KeypointCorrection> correction;
             if (!opt->correction.empty()) {

@@ -253,7 +253,7 @@ Command add_lift_command(CLI::App& app, const GlobalOptions&) {
                 std::vector<Keypoints2D> keypoints;
                 for (const auto& [f, i] : run) keypoints.push_back(lift_input(f, i));
                 if (!joint_solve) {
-                  smooth_keypoint_sequence(keypoints, sigma_frames);
+                  smooth_keypoint_sequence(keypoints, sigma_frames, kMlpSequenceOutlierScale);
                   for (std::size_t k = 0; k < run.size(); ++k) smoothed.emplace(run[k], std::move(keypoints[k]));
                   continue;
                 }

@@ -78,6 +78,7 @@ struct H36mEvalOptions {
   // With video: each view's keypoints are first smoothed over its frames with this sigma, in frames
   // (smooth_keypoint_sequence; for a network, kMlpSequenceSigmaSeconds). 0: not smoothed.
   double keypoint_smoothing_frames = 0.0;
+  double keypoint_outlier_scale = 0.0;  // the smoothing's robust weights (for a network, kMlpSequenceOutlierScale)
   // For the SH input: the detections corrected towards Human3.6M's joints (keypoint_correction.hpp), instead
   // of the fixed MPII -> H36M mapping. Not owned; null: none.
   const KeypointCorrection* correction = nullptr;

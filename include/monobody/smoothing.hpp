@@ -60,6 +60,8 @@ class KeypointSmoother {
 // 3 sigma. Unlike the One-Euro filter it looks ahead as well as back, so a moving joint does not lag.
 // Confidences, the joints not seen in a frame and missing (non-finite) depths stay as they are. A sigma of 0
 // (or less) changes nothing.
-void smooth_keypoint_sequence(std::vector<Keypoints2D>& frames, double sigma_frames);
+// With outlier_scale > 0 the weights are also robust: a sample d pixels from the window's median point weighs
+// 1 / (1 + (d / tau)^2) as much, tau = outlier_scale times the pose's RMS radius in that frame.
+void smooth_keypoint_sequence(std::vector<Keypoints2D>& frames, double sigma_frames, double outlier_scale = 0.0);
 
 }  // namespace monobody

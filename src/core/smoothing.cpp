@@ -58,7 +58,7 @@ void KeypointSmoother::smooth(int id, Keypoints2D& kp, double time) {
   }
 }
 
-void smooth_keypoint_sequence(std::vector<Keypoints2D>& frames, double sigma_frames) {
+void smooth_keypoint_sequence(std::vector<Keypoints2D>& frames, double sigma_frames, double outlier_scale) {
   if (!(sigma_frames > 0) || frames.size() < 2) return;
   const int n = int(frames.size());
   // The kernel never needs to reach past the clip (and an enormous sigma must not overflow the int).
@@ -69,17 +69,51 @@ void smooth_keypoint_sequence(std::vector<Keypoints2D>& frames, double sigma_fra
   const bool depth = std::all_of(original.begin(), original.end(), [](const Keypoints2D& k) {
     return k.depth.size() == k.size();
   });
+  // Work buffers for the window's median (reused: no allocation per joint once they have grown).
+  std::vector<double> xs, ys;
   for (int t = 0; t < n; ++t) {
     Keypoints2D& out = frames[std::size_t(t)];
+    // The robust weights' scale: a fraction of the pose's size in this frame (RMS distance of its seen
+    // keypoints from their centroid), so that it means the same for a near and a far person.
+    double tau = 0.0;
+    if (outlier_scale > 0) {
+      Eigen::Vector2d centre = Eigen::Vector2d::Zero();
+      int seen = 0;
+      for (int j = 0; j < out.size(); ++j)
+        if (out.valid(j)) centre += out.xy.col(j), ++seen;
+      if (seen >= 2) {
+        centre /= seen;
+        double sq = 0.0;
+        for (int j = 0; j < out.size(); ++j)
+          if (out.valid(j)) sq += (out.xy.col(j) - centre).squaredNorm();
+        tau = outlier_scale * std::sqrt(sq / seen);
+      }
+    }
     for (int j = 0; j < out.size(); ++j) {
       if (!out.valid(j)) continue;
+      const int first = std::max(0, t - reach), last = std::min(n - 1, t + reach);
+      // The window's median point: a sample far from it (a detector's swap of left and right, a stray
+      // keypoint) weighs little, so one bad frame does not leak into its neighbours.
+      Eigen::Vector2d median(0.0, 0.0);
+      if (tau > 0) {
+        xs.clear();
+        ys.clear();
+        for (int u = first; u <= last; ++u) {
+          const Keypoints2D& k = original[std::size_t(u)];
+          if (k.joint_set == out.joint_set && k.valid(j)) xs.push_back(k.xy(0, j)), ys.push_back(k.xy(1, j));
+        }
+        std::nth_element(xs.begin(), xs.begin() + std::ptrdiff_t(xs.size() / 2), xs.end());
+        std::nth_element(ys.begin(), ys.begin() + std::ptrdiff_t(ys.size() / 2), ys.end());
+        median << xs[xs.size() / 2], ys[ys.size() / 2];
+      }
       // Points and depths are weighted apart: a frame whose depth is missing still lends its point.
       Eigen::Vector2d point = Eigen::Vector2d::Zero();
       double point_weight = 0.0, depth_sum = 0.0, depth_weight = 0.0;
-      for (int u = std::max(0, t - reach); u <= std::min(n - 1, t + reach); ++u) {
+      for (int u = first; u <= last; ++u) {
         const Keypoints2D& k = original[std::size_t(u)];
         if (k.joint_set != out.joint_set || !k.valid(j)) continue;
-        const double w = kernel[std::size_t(std::abs(u - t))];
+        double w = kernel[std::size_t(std::abs(u - t))];
+        if (tau > 0) w /= 1.0 + (k.xy.col(j) - median).squaredNorm() / (tau * tau);
         point += w * k.xy.col(j);
         point_weight += w;
         if (depth && std::isfinite(k.depth[j])) depth_sum += w * k.depth[j], depth_weight += w;

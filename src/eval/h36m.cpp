@@ -72,7 +72,7 @@ std::vector<PoseResult> run_view(const Lifter& lifter, const View& v, const H36m
     }
   }
 
-  if (options.video) smooth_keypoint_sequence(inputs, options.keypoint_smoothing_frames);
+  if (options.video) smooth_keypoint_sequence(inputs, options.keypoint_smoothing_frames, options.keypoint_outlier_scale);
 
   // Lift: frame by frame, or the view's frames as one sequence.
   std::vector<std::optional<LiftOutput>> lifted(n);
