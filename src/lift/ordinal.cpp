@@ -2,6 +2,8 @@
 
 #include <ceres/ceres.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <limits>
 #include <regex>
@@ -109,7 +111,11 @@ std::vector<OrdinalRelation> parse_ordinal_relations(std::string_view text, Join
 
 std::vector<OrdinalRelation> read_ordinal_relations(const std::filesystem::path& path, JointSet joint_set) {
   try {
-    return parse_ordinal_relations(read_text_file(path), joint_set);
+    const std::string text = read_text_file(path);
+    // A binary file (a picture given by mistake) is named as such, not echoed line by line.
+    if (std::any_of(text.begin(), text.end(), [](char c) { return c == '\0' || (static_cast<unsigned char>(c) < 0x20 && !std::isspace(static_cast<unsigned char>(c))); }))
+      throw Error("not a text file of relations");
+    return parse_ordinal_relations(text, joint_set);
   } catch (const Error& e) {
     throw Error(path.string() + ": " + e.what());
   }

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include "monobody/error.hpp"
+#include "monobody/files.hpp"
+#include "test_support.hpp"
 
 namespace monobody {
 namespace {
@@ -46,6 +48,19 @@ TEST(OrdinalRelations, MalformedLinesNameTheLineAndTheProblem) {
   EXPECT_NE(unknown.find("left_knee"), std::string::npos) << "lists the valid names";
   EXPECT_NE(error_of("Z(head) = Z(Head)").find("related to itself"), std::string::npos);
   EXPECT_EQ(error_of(""), "");
+}
+
+// A binary file given as relations (a picture, by mistake) is named as such; its bytes are not echoed.
+TEST(OrdinalRelations, ABinaryFileIsNotEchoed) {
+  const auto dir = test::temp_dir("relations_binary");
+  write_file_atomic(dir / "photo.txt", std::string("\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01", 12));
+  try {
+    read_ordinal_relations(dir / "photo.txt");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a text file of relations"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("JFIF"), std::string::npos) << e.what();
+  }
 }
 
 Eigen::Matrix3Xd standing_pose() {

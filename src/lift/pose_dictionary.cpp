@@ -25,6 +25,11 @@ PoseDictionary read_pose_dictionary(const fs::path& json_path) {
   const nlohmann::json info = read_json_file(json_path);
   const std::string where = "pose dictionary " + json_path.string() + ": ";
   if (!info.is_object()) throw Error(where + "expected a JSON object");
+  // Another of our JSON files (a network ensemble, a keypoint correction) is named as what it is.
+  if (info.contains("schema") && info["schema"] != "monobody.pose_dictionary")
+    throw Error(where + "not a pose dictionary (its schema is " + info["schema"].dump() + ")");
+  if (info.contains("format")) throw Error(where + "not a pose dictionary (its format is " + info["format"].dump() + ")");
+  if (info.contains("joint_set") && !info["joint_set"].is_string()) throw Error(where + "joint_set must be a name");
   PoseDictionary d;
   d.joint_set = parse_joint_set(info.value("joint_set", std::string("h36m17")));
   const int J = skeleton(d.joint_set).size();

@@ -37,6 +37,21 @@ TEST(PoseDictionary, ReportsMissingAndMalformedFiles) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("(K, 3, 17)"), std::string::npos) << e.what();
   }
+  // Another of our JSON files given as a dictionary is named for what it is, before its arrays are looked for.
+  write_file_atomic(dir / "ensemble.json", R"({"format": "monobody-mlp-ensemble", "members": ["a.mlp"]})");
+  try {
+    read_pose_dictionary(dir / "ensemble.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not a pose dictionary (its format is \"monobody-mlp-ensemble\")"), std::string::npos) << e.what();
+  }
+  write_file_atomic(dir / "number.json", R"({"joint_set": 5})");
+  try {
+    read_pose_dictionary(dir / "number.json");
+    FAIL();
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("joint_set must be a name"), std::string::npos) << e.what();
+  }
 }
 
 // MonoCap's joint order (left leg first) is brought to H36M-17 by the file's index_in_h36m17.
