@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
 #include <set>
 
 #include "cli.hpp"
@@ -25,7 +26,7 @@ struct RunOptions {
   std::string camera_file;
   double focal = 0;
   int max_people = 4, tiles = 2, max_frames = 0, overlay_every = 100;
-  bool no_body = false, no_silhouette = false, no_smooth = false, no_feet = false;
+  bool no_body = false, no_silhouette = false, no_smooth = false, no_feet = false, no_look_ahead = false;
 };
 
 struct Summary {
@@ -124,19 +125,32 @@ void run_video(Pipeline& pipeline, const fs::path& path, const fs::path& out, co
   viewer.image_width = video.width();
   viewer.image_height = video.height();
   viewer.frame_step = std::max(1, (std::max(total, 1) + 119) / 120);
+  // A finished frame: into the result, and its pictures written when it is one to show.
+  std::map<int, Image> pictures;  // frames that are to get pictures, until they come out of the pipeline
+  const auto finished = [&](FrameResult f) {
+    for (const Person& p : f.people) summary.tracks.insert(name + "/" + std::to_string(p.id));
+    summary.people += int(f.people.size());
+    if (const auto it = pictures.find(f.frame); it != pictures.end()) {
+      if (!f.people.empty()) write_pictures(fmt::format("{}.{:06d}", base.string(), f.frame), it->second, f, pipeline.body_model());
+      pictures.erase(it);
+    }
+    result.frames.push_back(std::move(f));
+  };
   Image frame;
   int index = 0;
   while ((o.max_frames <= 0 || index < o.max_frames) && video.read(frame)) {
     if (pipeline.body_model() && index % viewer.frame_step == 0) viewer.frames_jpeg.push_back(jpeg_bytes(frame.view(), 80, 960));
-    result.frames.push_back(pipeline.process_video_frame(frame.view(), name, index, index / fps, camera));
-    const FrameResult& f = result.frames.back();
-    for (const Person& p : f.people) summary.tracks.insert(name + "/" + std::to_string(p.id));
-    summary.people += int(f.people.size());
-    if (o.overlay_every > 0 && index % o.overlay_every == 0 && !f.people.empty())
-      write_pictures(fmt::format("{}.{:06d}", base.string(), index), frame, f, pipeline.body_model());
+    if (o.overlay_every > 0 && index % o.overlay_every == 0) pictures.emplace(index, frame);
+    if (o.no_look_ahead) {
+      finished(pipeline.process_video_frame(frame.view(), name, index, index / fps, camera));
+    } else {
+      pipeline.push_video_frame(frame.view(), name, index, index / fps, camera);
+      while (auto f = pipeline.pop_video_frame()) finished(std::move(*f));
+    }
     ++index;
     progress.advance();
   }
+  while (auto f = pipeline.pop_video_frame(true)) finished(std::move(*f));
   progress.finish();
   if (index == 0) throw Error("'" + path.string() + "' has no frames that can be decoded");
   summary.frames += index;
@@ -173,6 +187,8 @@ Command add_run_command(CLI::App& app, const GlobalOptions& global) {
   sub->add_option("--overlay-every", opt->overlay_every, "Video: overlay and side-view pictures every N frames (0: none)")
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--no-smooth", opt->no_smooth, "Video: no keypoint smoothing");
+  sub->add_flag("--no-look-ahead", opt->no_look_ahead,
+                "Video: smooth the keypoints looking back only (One-Euro filter), finishing each frame as it is read");
   sub->add_flag("--no-feet", opt->no_feet, "Video: do not pin feet in ground contact");
   return {sub, [opt, &global] {
             const fs::path input = opt->input, out = opt->output_dir;

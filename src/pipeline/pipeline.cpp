@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <deque>
 #include <future>
 
 #include "monobody/error.hpp"
@@ -112,37 +113,49 @@ struct Pipeline::Impl {
     }
   }
 
-  FrameResult process(const ImageView& image, const std::string& source, int index, double time,
-                      const PinholeCamera<double>& camera, bool video) {
-    FrameResult result;
-    result.source = source;
-    result.frame = index;
-    result.time = time;
-    result.image_width = image.width;
-    result.image_height = image.height;
-    result.camera = camera;
+  // A frame whose people are found (and, in a video, tracked) but not yet lifted and fitted.
+  struct Detected {
+    FrameResult result;       // people with their keypoints as detected
+    std::vector<Pose> poses;  // the detector's output, one per person (masks, heatmaps)
+    int width = 0, height = 0;
+  };
 
-    auto t0 = Clock::now();
-    const std::vector<Pose> poses = video ? detector.detect_video(image, time) : detector.detect(image);
+  Detected detect(const ImageView& image, const std::string& source, int index, double time,
+                  const PinholeCamera<double>& camera, bool video) {
+    Detected d;
+    d.result.source = source;
+    d.result.frame = index;
+    d.result.time = time;
+    d.result.image_width = d.width = image.width;
+    d.result.image_height = d.height = image.height;
+    d.result.camera = camera;
+    const auto t0 = Clock::now();
+    d.poses = video ? detector.detect_video(image, time) : detector.detect(image);
     timings.detect += seconds_since(t0);
     ++timings.frames;
-    timings.people += int(poses.size());
-
-    t0 = Clock::now();
-    for (const Pose& pose : poses) {
+    timings.people += int(d.poses.size());
+    for (const Pose& pose : d.poses) {
       Person person = to_person(pose);
       person.extras.erase("roi");  // the detector's internals: in `monobody detect`'s output, not here
-      if (video && options.smooth) smoother.smooth(pose.id, *person.keypoints2d, time);
-      lift(person, pose, camera);
-      result.people.push_back(std::move(person));
+      d.result.people.push_back(std::move(person));
     }
+    return d;
+  }
+
+  // Lifts and fits the people of a detected frame (their keypoints smoothed already, if at all).
+  FrameResult finish(Detected d, bool video) {
+    FrameResult& result = d.result;
+    const std::vector<Pose>& poses = d.poses;
+    const PinholeCamera<double>& camera = *result.camera;
+    auto t0 = Clock::now();
+    for (std::size_t i = 0; i < poses.size(); ++i) lift(result.people[i], poses[i], camera);
     timings.lift += seconds_since(t0);
 
     if (fitter) {
       t0 = Clock::now();
       // People are independent: fit them on separate threads when there are threads to spare.
       const auto fit_one = [&](std::size_t i) {
-        fit(result.people[i], poses[i], camera, image.width, image.height, video, index);
+        fit(result.people[i], poses[i], camera, d.width, d.height, video, result.frame);
       };
       if (options.threads > 1 && poses.size() > 1) {
         std::vector<std::future<void>> jobs;
@@ -154,7 +167,31 @@ struct Pipeline::Impl {
       }
       timings.fit += seconds_since(t0);
     }
-    return result;
+    return std::move(result);
+  }
+
+  // Look-ahead video: detected frames wait in `window` until the frames 3 sigma after them are detected too.
+  // The window also keeps the finished frames of the last 3 sigma, whose raw keypoints the next ones smooth with.
+  std::deque<Detected> window;
+  std::size_t next = 0;  // the first frame of `window` not yet finished
+
+  // Person `id`'s keypoints in window frame `at`, smoothed over the run of consecutive frames around it that
+  // show them (smooth_keypoint_sequence, with the network's sigma and robust weights).
+  Keypoints2D smoothed_in_window(std::size_t at, int id) const {
+    const auto find = [&](std::size_t w) -> const Keypoints2D* {
+      for (const Person& p : window[w].result.people)
+        if (p.id == id && p.keypoints2d) return &*p.keypoints2d;
+      return nullptr;
+    };
+    std::size_t first = at, last = at;
+    while (first > 0 && window[first - 1].result.frame == window[first].result.frame - 1 && find(first - 1)) --first;
+    while (last + 1 < window.size() && window[last + 1].result.frame == window[last].result.frame + 1 && find(last + 1)) ++last;
+    std::vector<Keypoints2D> run;
+    for (std::size_t w = first; w <= last; ++w) run.push_back(*find(w));
+    const double span = window[last].result.time - window[first].result.time;
+    const double dt = last > first && span > 0 ? span / double(last - first) : 1.0 / 30.0;
+    smooth_keypoint_sequence(run, kMlpSequenceSigmaSeconds / dt, kMlpSequenceOutlierScale);
+    return run[at - first];
   }
 };
 
@@ -163,18 +200,54 @@ Pipeline::~Pipeline() = default;
 
 FrameResult Pipeline::process_photo(const ImageView& image, const std::string& source,
                                     const PinholeCamera<double>& camera) {
-  return impl_->process(image, source, 0, 0.0, camera, false);
+  return impl_->finish(impl_->detect(image, source, 0, 0.0, camera, false), false);
 }
 
 FrameResult Pipeline::process_video_frame(const ImageView& frame, const std::string& source, int index, double time,
                                           const PinholeCamera<double>& camera) {
-  return impl_->process(frame, source, index, time, camera, true);
+  Impl::Detected d = impl_->detect(frame, source, index, time, camera, true);
+  if (impl_->options.smooth)
+    for (Person& person : d.result.people) impl_->smoother.smooth(person.id, *person.keypoints2d, time);
+  return impl_->finish(std::move(d), true);
+}
+
+void Pipeline::push_video_frame(const ImageView& frame, const std::string& source, int index, double time,
+                                const PinholeCamera<double>& camera) {
+  if (!impl_->window.empty() && !(time > impl_->window.back().result.time))
+    throw Error("push_video_frame: frame times must increase");
+  impl_->window.push_back(impl_->detect(frame, source, index, time, camera, true));
+}
+
+std::optional<FrameResult> Pipeline::pop_video_frame(bool end_of_video) {
+  Impl& m = *impl_;
+  if (m.next >= m.window.size()) return std::nullopt;
+  const double reach_s = 3.0 * kMlpSequenceSigmaSeconds;  // the smoothing kernel's extent
+  // (A microsecond's slack: 2.3 - 2.0 is a little under 0.3 in floating point.)
+  if (!end_of_video && m.window.back().result.time < m.window[m.next].result.time + reach_s - 1e-6) return std::nullopt;
+  // Smoothed from the raw keypoints of the frames around it (the window keeps them raw), then lifted and fitted.
+  // The people are copied (the window keeps their raw keypoints for the next frames' smoothing); the detector's
+  // masks and heatmaps are moved out, as nothing later needs them.
+  Impl::Detected& held = m.window[m.next];
+  Impl::Detected d{held.result, std::move(held.poses), held.width, held.height};
+  if (m.options.smooth)
+    for (Person& person : d.result.people)
+      if (person.keypoints2d) *person.keypoints2d = m.smoothed_in_window(m.next, person.id);
+  FrameResult out = m.finish(std::move(d), true);
+  ++m.next;
+  // Finished frames older than the kernel's reach are no longer needed.
+  while (m.next > 0 && m.window.front().result.time < m.window[m.next - 1].result.time - reach_s - 1e-6) {
+    m.window.pop_front();
+    --m.next;
+  }
+  return out;
 }
 
 void Pipeline::reset() {
   impl_->detector.reset();
   if (impl_->track_fitter) impl_->track_fitter->reset();
   impl_->smoother.reset();
+  impl_->window.clear();
+  impl_->next = 0;
 }
 
 const BodyModel* Pipeline::body_model() const { return impl_->model ? &*impl_->model : nullptr; }
