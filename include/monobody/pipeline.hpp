@@ -2,7 +2,13 @@
 //
 //   Pipeline pipeline({.model = PoseModel::Lite});
 //   FrameResult photo = pipeline.process_photo(image.view(), "photo.jpg", camera);
-//   for (each frame) results.push_back(pipeline.process_video_frame(frame.view(), index, seconds, camera));
+//   // a recorded video, looking ahead (see push_video_frame):
+//   for (each frame) {
+//     pipeline.push_video_frame(frame.view(), "clip.mp4", index, seconds, camera);
+//     while (auto done = pipeline.pop_video_frame()) results.push_back(std::move(*done));
+//   }
+//   while (auto done = pipeline.pop_video_frame(true)) results.push_back(std::move(*done));
+//   // or streaming, looking back only: pipeline.process_video_frame(frame.view(), "clip.mp4", index, seconds, camera)
 //
 // Each stage stays usable alone (PoseDetector, the lifters, BodyFitter); this file only wires them, and adds
 // what video needs between them: keypoint smoothing per tracked person, and warm-started body fits with one body
@@ -72,8 +78,11 @@ class Pipeline {
   // once the frames 0.3 s after it are in (3 sigma of kMlpSequenceSigmaSeconds), its people's keypoints
   // smoothed looking ahead as well as back (smooth_keypoint_sequence, as `lift --temporal` does), so a moving
   // joint does not lag; pass end_of_video = true after the last push to drain the rest. The pipeline keeps the
-  // frames of 0.6 s (their people, masks and heatmaps, not their pictures). Human3.6M S9 from detections: P1 70.6
-  // mm with this smoothing against 72.2 with the One-Euro filter (models/lift-h36m/NOTICE.md).
+  // people of the last 0.6 s, and for the 0.3 s not yet finished their silhouettes (a byte per pixel) and
+  // heatmaps, never the pictures. The smoothing runs over a person's consecutive frame numbers: push every
+  // frame (a frame that skips a number starts a new run, unsmoothed at its edge). Human3.6M S9 from
+  // detections: P1 70.6 mm with this smoothing against 72.2 with the One-Euro filter
+  // (models/lift-h36m/NOTICE.md).
   void push_video_frame(const ImageView& frame, const std::string& source, int index, double time,
                         const PinholeCamera<double>& camera);
   std::optional<FrameResult> pop_video_frame(bool end_of_video = false);

@@ -61,8 +61,10 @@ void KeypointSmoother::smooth(int id, Keypoints2D& kp, double time) {
 void smooth_keypoint_sequence(std::vector<Keypoints2D>& frames, double sigma_frames, double outlier_scale) {
   if (!(sigma_frames > 0) || frames.size() < 2) return;
   const int n = int(frames.size());
-  // The kernel never needs to reach past the clip (and an enormous sigma must not overflow the int).
-  const int reach = int(std::min(std::ceil(3.0 * sigma_frames), double(n)));
+  // The kernel never needs to reach past the clip (and an enormous sigma must not overflow the int). 3 sigma
+  // from a frame interval is whole only up to rounding (0.1 s at 30 fps is 3.0000000000000004 frames): the slack
+  // keeps that from adding a frame, so the reach agrees with the look-ahead the pipeline waits for (0.3 s).
+  const int reach = int(std::min(std::ceil(3.0 * sigma_frames - 1e-6), double(n)));
   std::vector<double> kernel(std::size_t(reach + 1));
   for (int d = 0; d <= reach; ++d) kernel[std::size_t(d)] = std::exp(-0.5 * d * d / (sigma_frames * sigma_frames));
   const std::vector<Keypoints2D> original = frames;

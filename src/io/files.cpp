@@ -130,7 +130,9 @@ void write_file_atomic(const fs::path& requested, const std::function<void(const
     return;
   }
   // A link to a file: the file it points to is replaced, and the link kept.
-  const fs::path path = fs::is_symlink(fs::symlink_status(requested, ec)) && fs::exists(status) ? fs::canonical(requested, ec) : requested;
+  fs::path path = requested;
+  if (fs::is_symlink(fs::symlink_status(requested, ec)) && fs::exists(status))
+    if (fs::path target = fs::canonical(requested, ec); !ec) path = target;
   const fs::path tmp = temporary_sibling(path);
   try {
     write(tmp);

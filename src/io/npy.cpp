@@ -1,5 +1,6 @@
 #include "monobody/npy.hpp"
 
+#include <cctype>
 #include <cstring>
 #include <regex>
 #include <string>
@@ -59,7 +60,9 @@ Header parse_header(const std::string& bytes, const std::string& path) {
   if (m[1] == "True") fail(path, "Fortran-ordered arrays are not supported");
 
   if (!std::regex_search(dict, m, std::regex(R"('shape'\s*:\s*\(([^)]*)\))"))) fail(path, "header has no 'shape'");
-  const std::string dims = m[1];
+  std::string dims;
+  for (const char c : m[1].str())  // Python 2's numpy wrote long integers with an L: (10L, 3L)
+    if (!(c == 'L' && !dims.empty() && std::isdigit(static_cast<unsigned char>(dims.back())))) dims += c;
   if (dims.find_first_not_of("0123456789, \t") != std::string::npos) fail(path, "the shape must be non-negative whole numbers");
   const std::regex number(R"(\d+)");
   for (std::sregex_iterator it(dims.begin(), dims.end(), number), end; it != end; ++it) {

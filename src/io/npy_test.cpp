@@ -72,6 +72,16 @@ TEST(Npy, RejectsBadFiles) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("non-negative whole numbers"), std::string::npos) << e.what();
   }
+  // Python 2's numpy wrote (10L, 10L): (10L,10) is the same shape, still read; an L that follows no digit is not.
+  std::string python2 = bytes;
+  python2.replace(python2.find("(10, 10)"), 8, "(10L,10)");
+  write_file_atomic(dir / "python2.npy", python2);
+  const NpyArray<float> read_back = read_npy<float>(dir / "python2.npy");
+  EXPECT_EQ(read_back.shape, (std::vector<std::int64_t>{10, 10}));
+  std::string stray = bytes;
+  stray.replace(stray.find("(10, 10)"), 8, "(L, 100)");
+  write_file_atomic(dir / "stray.npy", stray);
+  EXPECT_THROW(read_npy<float>(dir / "stray.npy"), Error);
 }
 
 }  // namespace

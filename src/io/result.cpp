@@ -1,6 +1,8 @@
 #include "monobody/result.hpp"
 
 #include <cmath>
+#include <cstdint>
+#include <cstdlib>
 
 #include "monobody/error.hpp"
 #include "monobody/files.hpp"
@@ -56,6 +58,10 @@ class Reader {
   }
   int integer() const {
     if (!j_.is_number_integer()) fail("expected an integer");
+    // Within +-1e9: a result's integers are counts and frame numbers, and frame +- 1 must not overflow.
+    const bool in_range = j_.is_number_unsigned() ? j_.get<std::uint64_t>() <= 1000000000u
+                                                  : std::abs(j_.get<std::int64_t>()) <= 1000000000;
+    if (!in_range) fail("expected an integer within +-1e9");
     return j_.get<int>();
   }
   std::string string() const {
@@ -204,6 +210,7 @@ Result result_from_json(const json& j) {
     FrameResult f;
     f.source = fr.has("source") ? fr.at("source").string() : "";
     f.frame = fr.has("frame") ? fr.at("frame").integer() : 0;
+    if (f.frame < 0) fr.at("frame").fail("a frame number is 0 or more");
     f.time = fr.has("time") ? fr.at("time").number() : 0.0;
     if (fr.has("image_size")) {
       const Eigen::VectorXd size = fr.at("image_size").vector(2);

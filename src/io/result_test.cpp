@@ -128,6 +128,14 @@ TEST(Result, ValidationNamesTheFirstProblem) {
   j = good;
   j["frames"][0]["people"][0]["body"]["pose"][4] = 1e300;
   EXPECT_NE(error_of(j).find("body.pose: a rotation beyond 1000 radians"), std::string::npos) << error_of(j);
+  // Frame numbers: a video's fit computes frame +- 1, which overflowed at 2^31 - 1.
+  j = good;
+  j["frames"][0]["frame"] = 2147483647;
+  EXPECT_NE(error_of(j).find("frames[0].frame: expected an integer within +-1e9"), std::string::npos) << error_of(j);
+  j["frames"][0]["frame"] = -5;
+  EXPECT_NE(error_of(j).find("frames[0].frame: a frame number is 0 or more"), std::string::npos) << error_of(j);
+  j["frames"][0]["frame"] = std::uint64_t(1) << 63;
+  EXPECT_NE(error_of(j).find("expected an integer within +-1e9"), std::string::npos) << error_of(j);
 }
 
 }  // namespace

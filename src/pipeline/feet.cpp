@@ -82,7 +82,9 @@ int pin_feet(Result& result, const BodyModel& model, double fps, double speed_mp
       Person& person = *s.person;
       person.body->translation += offset;
       // 3D joints placed in the camera move with the body; root-relative ones (`monobody lift`'s) have no place.
-      const bool root_relative = person.extras.contains("lift") && person.extras["lift"].value("root_relative", false);
+      const auto lift = person.extras.find("lift");
+      const bool root_relative = lift != person.extras.end() && lift->is_object() && lift->contains("root_relative") &&
+                                 (*lift)["root_relative"] == true;
       if (person.joints3d && !root_relative) person.joints3d->xyz.colwise() += offset;
       ++corrected;
     }

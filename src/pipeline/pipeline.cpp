@@ -87,16 +87,14 @@ struct Pipeline::Impl {
   }
 
   // Fits the body; in a video (`video`) from the person's previous fit, with their settled shape.
-  void fit(Person& person, const Pose& pose, const PinholeCamera<double>& camera, int width, int height,
-           bool video, int frame) const {
+  // `mask` is the person's silhouette (binary_mask), empty without one.
+  void fit(Person& person, const std::vector<std::uint8_t>& mask, const PinholeCamera<double>& camera, int width,
+           int height, bool video, int frame) const {
     BodyFitInput input;
     input.camera = camera;
     input.keypoints = &*person.keypoints2d;
     if (person.joints3d) input.joints3d = &*person.joints3d;
-    std::vector<std::uint8_t> mask;
-    if (options.silhouette && !pose.mask.empty() && pose.mask.width == width && pose.mask.height == height) {
-      mask.resize(pose.mask.values.size());
-      for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = pose.mask.values[i] > 0.5f ? 255 : 0;
+    if (!mask.empty()) {
       input.mask = mask.data();
       input.mask_width = width;
       input.mask_height = height;
@@ -116,9 +114,23 @@ struct Pipeline::Impl {
   // A frame whose people are found (and, in a video, tracked) but not yet lifted and fitted.
   struct Detected {
     FrameResult result;       // people with their keypoints as detected
-    std::vector<Pose> poses;  // the detector's output, one per person (masks, heatmaps)
+    std::vector<Pose> poses;  // the detector's output, one per person (heatmaps; their float masks released)
+    std::vector<std::vector<std::uint8_t>> masks;  // per person: the silhouette for the fit, or empty
     int width = 0, height = 0;
   };
+
+  // The person's silhouette as the fit reads it (non-zero = person), empty when the fit will not use one.
+  // Made at detection so that a look-ahead video's waiting frames hold a byte per pixel, not the detector's
+  // float (a 1080p frame with 4 people: 8 MB instead of 33 MB per frame).
+  std::vector<std::uint8_t> binary_mask(Pose& pose, int width, int height) const {
+    std::vector<std::uint8_t> mask;
+    if (fitter && options.silhouette && !pose.mask.empty() && pose.mask.width == width && pose.mask.height == height) {
+      mask.resize(pose.mask.values.size());
+      for (std::size_t i = 0; i < mask.size(); ++i) mask[i] = pose.mask.values[i] > 0.5f ? 255 : 0;
+    }
+    pose.mask = {};
+    return mask;
+  }
 
   Detected detect(const ImageView& image, const std::string& source, int index, double time,
                   const PinholeCamera<double>& camera, bool video) {
@@ -139,6 +151,7 @@ struct Pipeline::Impl {
       person.extras.erase("roi");  // the detector's internals: in `monobody detect`'s output, not here
       d.result.people.push_back(std::move(person));
     }
+    for (Pose& pose : d.poses) d.masks.push_back(binary_mask(pose, d.width, d.height));
     return d;
   }
 
@@ -155,7 +168,7 @@ struct Pipeline::Impl {
       t0 = Clock::now();
       // People are independent: fit them on separate threads when there are threads to spare.
       const auto fit_one = [&](std::size_t i) {
-        fit(result.people[i], poses[i], camera, d.width, d.height, video, result.frame);
+        fit(result.people[i], d.masks[i], camera, d.width, d.height, video, result.frame);
       };
       if (options.threads > 1 && poses.size() > 1) {
         std::vector<std::future<void>> jobs;
@@ -228,7 +241,7 @@ std::optional<FrameResult> Pipeline::pop_video_frame(bool end_of_video) {
   // The people are copied (the window keeps their raw keypoints for the next frames' smoothing); the detector's
   // masks and heatmaps are moved out, as nothing later needs them.
   Impl::Detected& held = m.window[m.next];
-  Impl::Detected d{held.result, std::move(held.poses), held.width, held.height};
+  Impl::Detected d{held.result, std::move(held.poses), std::move(held.masks), held.width, held.height};
   if (m.options.smooth)
     for (Person& person : d.result.people)
       if (person.keypoints2d) *person.keypoints2d = m.smoothed_in_window(m.next, person.id);
