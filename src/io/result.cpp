@@ -2,7 +2,6 @@
 
 #include <cmath>
 #include <cstdint>
-#include <cstdlib>
 
 #include "monobody/error.hpp"
 #include "monobody/files.hpp"
@@ -59,8 +58,9 @@ class Reader {
   int integer() const {
     if (!j_.is_number_integer()) fail("expected an integer");
     // Within +-1e9: a result's integers are counts and frame numbers, and frame +- 1 must not overflow.
-    const bool in_range = j_.is_number_unsigned() ? j_.get<std::uint64_t>() <= 1000000000u
-                                                  : std::abs(j_.get<std::int64_t>()) <= 1000000000;
+    constexpr std::int64_t kLimit = 1000000000;
+    const bool in_range = j_.is_number_unsigned() ? j_.get<std::uint64_t>() <= std::uint64_t(kLimit)
+                                                  : j_.get<std::int64_t>() >= -kLimit && j_.get<std::int64_t>() <= kLimit;
     if (!in_range) fail("expected an integer within +-1e9");
     return j_.get<int>();
   }

@@ -238,8 +238,8 @@ std::optional<FrameResult> Pipeline::pop_video_frame(bool end_of_video) {
   // (A microsecond's slack: 2.3 - 2.0 is a little under 0.3 in floating point.)
   if (!end_of_video && m.window.back().result.time < m.window[m.next].result.time + reach_s - 1e-6) return std::nullopt;
   // Smoothed from the raw keypoints of the frames around it (the window keeps them raw), then lifted and fitted.
-  // The people are copied (the window keeps their raw keypoints for the next frames' smoothing); the detector's
-  // masks and heatmaps are moved out, as nothing later needs them.
+  // The people are copied (the window keeps their raw keypoints for the next frames' smoothing); the people's
+  // silhouettes and the detector's heatmaps are moved out, as nothing later needs them.
   Impl::Detected& held = m.window[m.next];
   Impl::Detected d{held.result, std::move(held.poses), std::move(held.masks), held.width, held.height};
   if (m.options.smooth)
